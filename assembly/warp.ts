@@ -1,0 +1,160 @@
+// check_tsc_warp() of arch/x86/kernel/tsc_sync.c, run over simulated CPUs.
+//
+// Every CPU loops: take sync_lock, prev = last_tsc, now = its TSC, last_tsc =
+// now, drop the lock; every 8th iteration stop when now > end (end = start +
+// tsc_khz * timeout_ms, in its own TSC) or i > 10,000,000; count prev > now as
+// a warp. The CPUs' TSCs are functions of one host clock h (host cycles):
+//   tsc_c(h) = kvm_scale_tsc(h + skew_c, ratio_c) + offset_c + tsc_adjust_c
+// Who gets the lock when several want it is drawn from a seeded splitmix64,
+// so a run is deterministic; the lock hand-off costs cycles of host time.
+import { kvmScaleTsc } from "./kvm";
+
+export const WARP_MAX_CPUS: u32 = 64;
+
+// Parameter block (u64 slots) at cfg.
+export const WP_NCPUS: usize = 0;
+export const WP_TSC_KHZ: usize = 8;
+export const WP_TIMEOUT_MS: usize = 16;
+export const WP_HOST_START: usize = 24;
+export const WP_HANDOFF: usize = 32;      // host cycles to take the lock from another CPU
+export const WP_LOCAL: usize = 40;        // host cycles to retake it on the same CPU
+export const WP_LOOP: usize = 48;         // host cycles between dropping and wanting the lock
+export const WP_SEED: usize = 56;
+export const WP_FRAC_BITS: usize = 64;
+export const WP_MAX_ITER: usize = 72;     // the kernel's 10,000,000
+export const WP_LAST_TSC: usize = 80;     // last_tsc on entry (0 after the source's reset)
+export const WP_CPUS: usize = 128;        // then per CPU, 32 bytes:
+export const WPC_RATIO: usize = 0;
+export const WPC_OFFSET: usize = 8;
+export const WPC_ADJUST: usize = 16;
+export const WPC_SKEW: usize = 24;
+export const WPC_SIZE: usize = 32;
+
+// Result block (u64 slots) at out.
+export const WR_MAX_WARP: usize = 0;
+export const WR_NR_WARPS: usize = 8;
+export const WR_RANDOM_WARPS: usize = 16;
+export const WR_READS: usize = 24;
+export const WR_HOST_END: usize = 32;
+export const WR_FLAGS: usize = 40;        // bit 0: a CPU hit the iteration cap; bit 1: zero calibration delta
+export const WR_CPUS: usize = 64;         // then per CPU, 32 bytes:
+export const WRC_ITERATIONS: usize = 0;  // loop iterations = TSC reads of this CPU
+export const WRC_MAX_WARP: usize = 8;     // cur_max_warp as this CPU's call returns it
+export const WRC_START: usize = 16;
+export const WRC_LAST: usize = 24;
+export const WRC_SIZE: usize = 32;
+
+// Per-CPU loop state, in a static area (no allocation on this path).
+const ready = memory.data(<i32>(WARP_MAX_CPUS * 8), 8);
+const endTsc = memory.data(<i32>(WARP_MAX_CPUS * 8), 8);
+const curWarps = memory.data(<i32>(WARP_MAX_CPUS * 8), 8);
+const running = memory.data(<i32>WARP_MAX_CPUS, 8);
+
+/** splitmix64 step on the state at `st`. */
+// @ts-ignore: decorator
+@inline export function splitmix64(st: usize): u64 {
+  const s = load<u64>(st) + 0x9E3779B97F4A7C15;
+  store<u64>(st, s);
+  let z = s;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EB;
+  return z ^ (z >> 31);
+}
+
+// @ts-ignore: decorator
+@inline function cpuTsc(cfg: usize, c: u32, h: u64, fracBits: u32): u64 {
+  const p = cfg + WP_CPUS + <usize>c * WPC_SIZE;
+  return kvmScaleTsc(h + load<u64>(p + WPC_SKEW), load<u64>(p + WPC_RATIO), fracBits)
+    + load<u64>(p + WPC_OFFSET) + load<u64>(p + WPC_ADJUST);
+}
+
+const rng = memory.data(8, 8);
+
+/** One concurrent run of check_tsc_warp on every configured CPU. Returns 1, 0 on bad config. */
+export function checkTscWarp(cfg: usize, out: usize): i32 {
+  const n = <u32>load<u64>(cfg + WP_NCPUS);
+  if (n < 1 || n > WARP_MAX_CPUS) return 0;
+  const fracBits = <u32>load<u64>(cfg + WP_FRAC_BITS);
+  const handoff = load<u64>(cfg + WP_HANDOFF), local = load<u64>(cfg + WP_LOCAL), loop = load<u64>(cfg + WP_LOOP);
+  const maxIter = load<u64>(cfg + WP_MAX_ITER);
+  const span = load<u64>(cfg + WP_TSC_KHZ) * load<u64>(cfg + WP_TIMEOUT_MS);
+  const h0 = load<u64>(cfg + WP_HOST_START);
+  store<u64>(rng, load<u64>(cfg + WP_SEED));
+
+  let lastTsc = load<u64>(cfg + WP_LAST_TSC);
+  let maxWarp: u64 = 0, nrWarps: u64 = 0, randomWarps: u64 = 0, reads: u64 = 0, flags: u64 = 0;
+  for (let c: u32 = 0; c < n; c++) {
+    const start = cpuTsc(cfg, c, h0, fracBits);
+    const r = out + WR_CPUS + <usize>c * WRC_SIZE;
+    store<u64>(r + WRC_ITERATIONS, 0);
+    store<u64>(r + WRC_MAX_WARP, 0);
+    store<u64>(r + WRC_START, start);
+    store<u64>(ready + (<usize>c << 3), h0);
+    store<u64>(endTsc + (<usize>c << 3), start + span);
+    store<u64>(curWarps + (<usize>c << 3), 0);
+    store<u8>(running + c, 1);
+  }
+  let live = n;
+  let lockFree = h0;
+  let holder: u32 = 0xFFFFFFFF;
+  while (live > 0) {
+    // Who takes the lock next: among the CPUs already waiting for it, a
+    // seeded draw; if nobody waits, the first to arrive.
+    let waiting: u32 = 0, first: u32 = 0, firstAt: u64 = 0xFFFFFFFFFFFFFFFF;
+    for (let c: u32 = 0; c < n; c++) {
+      if (!load<u8>(running + c)) continue;
+      const at = load<u64>(ready + (<usize>c << 3));
+      if (at <= lockFree) waiting++;
+      if (at < firstAt) { firstAt = at; first = c; }
+    }
+    let c = first;
+    if (waiting > 1) {
+      let k = <u32>((splitmix64(rng) >> 32) * <u64>waiting >> 32);
+      for (let d: u32 = 0; d < n; d++) {
+        if (!load<u8>(running + d) || load<u64>(ready + (<usize>d << 3)) > lockFree) continue;
+        if (k == 0) { c = d; break; }
+        k--;
+      }
+    }
+    const arrive = load<u64>(ready + (<usize>c << 3));
+    const t = (arrive > lockFree ? arrive : lockFree) + (c == holder ? local : handoff);
+    holder = c;
+    const prev = lastTsc;
+    const now = cpuTsc(cfg, c, t, fracBits);
+    lastTsc = now;
+    lockFree = t;
+    reads++;
+    const r = out + WR_CPUS + <usize>c * WRC_SIZE;
+    const i = load<u64>(r + WRC_ITERATIONS);
+    store<u64>(r + WRC_LAST, now);
+    let next = t + loop;
+    if ((i & 7) == 0 && (now > load<u64>(endTsc + (<usize>c << 3)) || i > maxIter)) {
+      if (i > maxIter) flags |= 1;
+      if (now == load<u64>(r + WRC_START)) flags |= 2;
+      store<u64>(r + WRC_ITERATIONS, i + 1);
+      store<u8>(running + c, 0);
+      live--;
+      continue;
+    }
+    if (prev > now) {
+      // The warp is recorded under the lock again: one more acquisition.
+      const w = prev - now;
+      if (w > maxWarp) maxWarp = w;
+      store<u64>(r + WRC_MAX_WARP, maxWarp);
+      if (load<u64>(curWarps + (<usize>c << 3)) != nrWarps) randomWarps++;
+      nrWarps++;
+      store<u64>(curWarps + (<usize>c << 3), nrWarps);
+      lockFree = t + local;
+      next += local;
+    }
+    store<u64>(r + WRC_ITERATIONS, i + 1);
+    store<u64>(ready + (<usize>c << 3), next);
+  }
+  store<u64>(out + WR_MAX_WARP, maxWarp);
+  store<u64>(out + WR_NR_WARPS, nrWarps);
+  store<u64>(out + WR_RANDOM_WARPS, randomWarps);
+  store<u64>(out + WR_READS, reads);
+  store<u64>(out + WR_HOST_END, lockFree);
+  store<u64>(out + WR_FLAGS, flags);
+  return 1;
+}
