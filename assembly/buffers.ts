@@ -20,6 +20,10 @@ export const warpOut = memory.data(64 + 64 * 32, 16);
 export const pvState = memory.data(64, 16);
 export const pvPage = memory.data(32, 16);
 
+/** A table of pvclock pages (one per vCPU) for streams of clamped reads. */
+export const PV_PAGES_MAX: i32 = 256;
+export const pvPages = memory.data(PV_PAGES_MAX * 32, 16);
+
 /** A sample array of n u64 on the heap, 16-byte aligned for SIMD loads. */
 export function allocU64(n: u32): usize {
   return heap.alloc(<usize>n << 3);

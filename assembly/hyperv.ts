@@ -13,8 +13,9 @@ import { mulU64U64Shr, mulU64U32Div } from "./wide";
  */
 export function hvTscPageParams(tscTimestamp: u64, systemTime: u64, mul: u32, shift: i32, flags: u32, out: usize): i32 {
   if ((flags & 1) == 0) return 0; // PVCLOCK_TSC_STABLE_BIT
-  // max_mul = 100 << (32 - shift); at shift -32 that exceeds 64 bits, so no mul reaches it.
-  if (shift > -32 && <u64>mul >= (<u64>100 << <u64>(32 - shift))) return 0;
+  // max_mul = 100ull << (32 - shift): a u64 shift, so it wraps for shifts below -25;
+  // at -32 (a shift by 64, undefined in C) x86's shl and Wasm both shift by 0.
+  if (<u64>mul >= (<u64>100 << <u64>(32 - shift))) return 0;
   const scale = mulU64U32Div(<u64>1 << <u64>(32 + shift), mul, 100);
   const offset = systemTime / 100 - mulU64U64Shr(tscTimestamp, scale, 64);
   store<u64>(out, scale);

@@ -15,7 +15,7 @@ export { checkTscWarp } from "./warp";
 export { sweep, sweepFirstBad } from "./sweep";
 export { kvmGetTimeScale, kvmTscScalingRatio, kvmSetTscKhz, kvmCalcNestedTscOffset, kvmCalcNestedTscMultiplier,
          nsecToCycles, computeGuestTsc } from "./kvm";
-export { clocksCalcMultShift, clocksourceUpdateFreqScale, jiffiesMult, refinedJiffiesMult, tickNsec } from "./clocksource";
+export { clocksCalcMultShift, clocksourceUpdateFreqScale, jiffiesMult, jiffiesShift, refinedJiffiesMult, tickNsec } from "./clocksource";
 export { pvclockTscKhz, pvclockReadWallclock } from "./pvclock";
 export { hvTscPageParams } from "./hyperv";
 
@@ -29,6 +29,8 @@ export function warpCfgPtr(): usize { return buffers.warpCfg; }
 export function warpOutPtr(): usize { return buffers.warpOut; }
 export function pvStatePtr(): usize { return buffers.pvState; }
 export function pvPagePtr(): usize { return buffers.pvPage; }
+export function pvPagesPtr(): usize { return buffers.pvPages; }
+export function pvPagesMax(): i32 { return buffers.PV_PAGES_MAX; }
 export function simd(): bool { return ASC_FEATURE_SIMD; }
 
 export function mulU64U32Shr(a: u64, mul: u32, shift: u32): u64 { return wide.mulU64U32Shr(a, mul, shift); }

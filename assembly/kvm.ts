@@ -77,6 +77,7 @@ export const SET_TSC_KHZ_ABOVE_MAX: i32 = -4;   // vCPU ioctl: user_tsc_khz >= m
  */
 export function kvmSetTscKhz(userKhz: u32, hostKhz: u32, hasTscControl: bool, fracBits: u32,
                              tolerancePpm: i32, viaIoctl: bool, out: usize): i32 {
+  memory.fill(out, 0, 48);
   const defaultRatio = <u64>1 << <u64>fracBits;
   const maxGuestKhz = hasTscControl
     ? min<u64>(0x7FFFFFFF, kvmScaleTsc(<u64>hostKhz, kvmMaxTscScalingRatio(fracBits), fracBits))
