@@ -1,0 +1,73 @@
+// check_tsc_warp() over simulated CPUs. Expected values follow from the
+// loop's definition: a CPU behind by W cycles reads W - (host cycles since the
+// other CPU's read) below it; the loop ends when a CPU's own TSC passes
+// start + tsc_khz * timeout, checked every 8th iteration, or past 10,000,000.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as t from '../bindings/index.js';
+
+const khz = 2_500_000;
+
+test('in-sync CPUs see no warp and stop at the 2 ms timeout of their own TSC', () => {
+  const r = t.checkTscWarp({ cpus: [{}, {}], tscKhz: khz, timeoutMs: 2, seed: 1n });
+  assert.is(r.maxWarp, 0n);
+  assert.is(r.nrWarps, 0);
+  for (const c of r.cpus) {
+    const span = BigInt(khz) * 2n;
+    assert.ok(c.last - c.start > span, 'ran past end');
+    assert.ok(c.last - c.start <= span + 8n * 2n * 200n, 'stopped within 8 iterations of end');
+    assert.is(c.iterations % 8, 1, 'the end is only checked when (i & 7) == 0');
+  }
+  const r20 = t.checkTscWarp({ cpus: [{}, {}], tscKhz: khz, timeoutMs: 20, seed: 1n });
+  assert.ok(r20.reads > 9 * r.reads && r20.reads < 11 * r.reads, '20 ms runs ~10x the reads');
+});
+
+test('a CPU W cycles behind observes a warp of W minus the lock hand-off', () => {
+  const W = 13_266_090_348_023_396n;
+  const r = t.checkTscWarp({ cpus: [{ offset: W }, {}], tscKhz: khz, seed: 7n, handoffCycles: 200 });
+  assert.is(r.maxWarp, W - 200n);
+  assert.is(r.cpus[1].curMaxWarp, W - 200n, 'the lagging CPU sees it');
+  assert.is(r.cpus[0].curMaxWarp, 0n, 'the leading CPU sees none');
+  assert.is(r.randomWarps, 0);
+  assert.ok(r.nrWarps > 0);
+});
+
+test('a TSC below 0 is near 2^64 in u64: its end wraps and its loop ends at the first check', () => {
+  const r = t.checkTscWarp({ cpus: [{}, { tscAdjust: -5000n }], tscKhz: khz, seed: 3n });
+  assert.is(r.cpus[1].iterations, 1);
+  assert.is(r.cpus[1].start, (1n << 64n) - 5000n);
+});
+
+test('TSC_ADJUST and skew move a CPU the same way an offset does', () => {
+  const hostStart = 1_000_000_000n; // TSCs are u64: a CPU "below 0" would read near 2^64
+  const a = t.checkTscWarp({ cpus: [{}, { tscAdjust: -5000n }], tscKhz: khz, seed: 3n, hostStart });
+  const b = t.checkTscWarp({ cpus: [{}, { skew: -5000n }], tscKhz: khz, seed: 3n, hostStart });
+  assert.is(a.maxWarp, 5000n - 200n);
+  assert.is(b.maxWarp, 5000n - 200n);
+});
+
+test('CPUs that cross mid-run both see warps: random warps', () => {
+  // cpu1 runs 0.1% fast (VMX ratio) and starts 1000 cycles behind: it overtakes cpu0 at ~1e6 host cycles.
+  const ratio = (1n << 48n) * 1001n / 1000n;
+  const hostStart = 1_000_000_000n;
+  const offset = BigInt.asUintN(64, -(hostStart / 1000n) - 1000n); // cancels the 0.1% at hostStart, then 1000 behind
+  const r = t.checkTscWarp({ cpus: [{}, { ratio, offset }], tscKhz: 1_000_000, timeoutMs: 2, seed: 5n, handoffCycles: 50, hostStart });
+  assert.ok(r.cpus[0].curMaxWarp > 0n && r.cpus[1].curMaxWarp > 0n);
+  assert.ok(r.randomWarps > 0);
+});
+
+test('deterministic for a seed', () => {
+  const opts = { cpus: [{ offset: 999n }, {}, { skew: 77n }], tscKhz: khz, seed: 42n };
+  assert.equal(t.checkTscWarp(opts), t.checkTscWarp(opts));
+});
+
+test('a CPU whose TSC stands still stops at the 10,000,000-iteration cap', () => {
+  // ratio 0 scales every host TSC to 0: this CPU's TSC never reaches its end
+  const r = t.checkTscWarp({ cpus: [{ ratio: 0n, offset: 1000n }], tscKhz: khz, seed: 1n });
+  assert.ok(r.hitIterationCap);
+  assert.ok(r.zeroCalibrationDelta);
+  // first i with i > 10^7 and (i & 7) == 0 is 10,000,008: that is read number 10,000,009
+  assert.is(r.cpus[0].iterations, 10_000_009);
+});
+
+test.run();
