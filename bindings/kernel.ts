@@ -9,6 +9,7 @@ import { perfApi } from './perf.js';
 import { batchApi } from './batch.js';
 import { warpApi } from './warp.js';
 import { sweepApi } from './sweep.js';
+import { simApi } from './sim.js';
 
 export interface CreateKernelOptions {
   /** true: the SIMD build; false: the scalar build; absent: SIMD where supported (TSCLAB_SIMD=0 forces scalar). */
@@ -32,6 +33,7 @@ function build(core: Core) {
     ...batchApi(core),
     ...warpApi(core),
     ...sweepApi(core),
+    ...simApi(core),
   };
 }
 

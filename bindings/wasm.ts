@@ -54,6 +54,12 @@ export interface KernelExports {
                    cycles: bigint, mask: bigint): void;
   checkTscWarp(cfg: number, out: number): number;
   sweep(kind: number, seed: bigint, count: number): number;
+  simVcpusPtr(): number; simGuestPtr(): number; simAnomaliesPtr(): number; simAnomalyCap(): number;
+  observe(vcpus: number, n: number, guest: number, tStart: bigint, tEnd: bigint, period: bigint, out: number, cap: number): number;
+  obsRead(vcpus: number, i: number, guest: number, t: bigint): number;
+  obsResetTick(): void;
+  obsFlush(vcpus: number, n: number, out: number, cap: number): number;
+  obsGuestTsc(vs: number, t: bigint): bigint;
   sweepFirstBad(): number;
 }
 

@@ -1,0 +1,235 @@
+// Guest Linux: the clocksources it chooses between (kvm-clock, tsc), its
+// sched_clock and timekeeper, tsc_sync at vCPU hot-add (the Wasm warp loop),
+// the lockup/stall/hung-task detectors, and printk. It sees the machine only
+// through its vCPUs: clock reads (Wasm) and MSR writes (to KVM).
+import { clocksourceMask, formatClocksourceLine, PVCLOCK_TSC_STABLE_BIT, type Kernel } from '../bindings/index.js';
+import type { GuestSpec } from './scenario.js';
+import type { Anomaly, LogLine } from './types.js';
+import type { SimRecord } from '../bindings/index.js';
+import { cyclesOf, s64, u64, NSEC_PER_SEC } from './units.js';
+
+/** What the guest needs from the machine below it. */
+export interface GuestPort {
+  readonly k: Kernel;
+  now(): bigint;
+  /** Advance real time while the guest is busy (the warp loop). */
+  spend(ns: bigint): void;
+  vcpuCount(): number;
+  /** A clock read on vCPU i now (through the Wasm tables). */
+  read(i: number): ReturnType<Kernel['simRead']>;
+  /** The parameters of vCPU i's TSC for the warp loop. */
+  warpCpu(i: number): { ratio: bigint; offset: bigint; skew: bigint };
+  hostTscNow(): bigint;
+  hostKhz(): number;
+  fracBits(): 48 | 32;
+  wrmsr(i: number, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint): void;
+  rdmsrTscAdjust(i: number): bigint;
+  /** The guest changed what reads depend on (clocksource, sched_clock): rewrite the Wasm guest block. */
+  guestChanged(): void;
+  /** vCPU i's pvclock page as the guest sees it. */
+  page(i: number): { tscToSystemMul: number; tscShift: number; flags: number };
+  log(line: LogLine): void;
+  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count'>>): void;
+}
+
+const MASK64 = clocksourceMask(64);
+
+export class Guest {
+  /** Ratings: kvm-clock 400 (299 with invariant TSC), tsc 300 (0 once unstable). */
+  kvmclockRating = 0;
+  tscRating = 300;
+  tscUnstable = false;
+  clocksource: 'kvm-clock' | 'tsc' = 'tsc';
+  tscKhz = 0;
+  tscReg = { mult: 0, shift: 0 };
+  kvmReg = { mult: 0, shift: 0 };
+  schedMode: 'kvmclock' | 'tsc' = 'kvmclock';
+  schedStable = false;
+  schedOffset = 0n;
+  schedMul = 0;
+  schedShift = 0;
+  tk = { cycles: 0n, ns: 0n };
+  online: boolean[] = [];
+  /** GUEST_STOPPED touched the watchdogs on this vCPU: gaps seen before this real time are forgiven. */
+  touchedUntil: bigint[] = [];
+  private lastRcuReport = -1n;
+
+  constructor(readonly spec: GuestSpec, readonly port: GuestPort) {}
+
+  get tickNs(): bigint { return (NSEC_PER_SEC + BigInt(this.spec.hz / 2)) / BigInt(this.spec.hz); }
+
+  printk(vcpu: number, text: string): void {
+    const r = this.port.read(vcpu);
+    this.port.log({ t: this.port.now(), source: 'guest', vcpu, stamp: r.schedClock, text });
+  }
+
+  /** Boot on vCPU 0 after kvmclock is enabled: clocksources, sched_clock, the timekeeper. */
+  boot(): void {
+    const { k } = this.port;
+    const n = this.port.vcpuCount();
+    this.online = Array.from({ length: n }, () => true);
+    this.touchedUntil = Array.from({ length: n }, () => 0n);
+    const r0 = this.port.read(0);
+    if (this.spec.kvmclock) {
+      // kvm-clock: tsc_khz from the page (pvclock_tsc_khz), sched_clock from kvmclock
+      this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
+      this.kvmclockRating = this.spec.invariantTsc ? 299 : 400;
+      this.schedMode = 'kvmclock';
+      this.schedOffset = r0.kvmclock;
+      this.schedStable = this.spec.stableBit && r0.stable;
+      this.printk(0, `kvm-clock: using sched offset of ${this.schedOffset} cycles`);
+      this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
+      this.tscKhz = Number(this.port.k.pvclockTscKhz(this.port.page(0)));
+    } else {
+      this.tscKhz = this.port.hostKhz();
+    }
+    this.printk(0, `tsc: Detected ${Math.trunc(this.tscKhz / 1000)}.${String(this.tscKhz % 1000).padStart(3, '0')} MHz processor`);
+    const tscReg = k.clocksourceRegisterKhz(this.tscKhz, MASK64);
+    this.tscReg = tscReg;
+    if (!this.spec.kvmclock) {
+      // native sched_clock: cyc2ns from clocks_calc_mult_shift(khz, NSEC_PER_MSEC, 0), starting at 0 here
+      const { mult, shift } = k.clocksCalcMultShift(this.tscKhz, 1_000_000, 0);
+      this.schedMode = 'tsc';
+      this.schedMul = mult;
+      this.schedShift = shift;
+      this.schedOffset = u64(-k.mulU64U32Shr(r0.tsc, mult, shift));
+      this.schedStable = this.spec.invariantTsc;
+    }
+    this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
+    this.selectClocksource(true);
+    this.port.guestChanged();
+  }
+
+  /** clocksource_select(): the highest rating wins; the timekeeper re-anchors on the new one. */
+  selectClocksource(boot = false): void {
+    const want: 'kvm-clock' | 'tsc' = this.spec.kvmclock && this.kvmclockRating > (this.tscUnstable ? 0 : this.tscRating) ? 'kvm-clock' : 'tsc';
+    if (!boot && want === this.clocksource) return;
+    const r = this.port.read(0);
+    const monoNow = boot ? r.kvmclock || 0n : r.monotonic;
+    this.clocksource = want;
+    this.tk = { cycles: want === 'tsc' ? r.tsc : r.kvmclock, ns: monoNow };
+    this.printk(0, `clocksource: Switched to clocksource ${want}`);
+    this.port.guestChanged();
+  }
+
+  /** The timekeeper's clocksource registration, for the Wasm guest block. */
+  csReg(): { mult: number; shift: number } {
+    return this.clocksource === 'tsc' ? this.tscReg : this.kvmReg;
+  }
+
+  /** mark_tsc_unstable(reason). */
+  markTscUnstable(reason: string): void {
+    if (this.tscUnstable) return;
+    this.tscUnstable = true;
+    this.printk(0, `tsc: Marking TSC unstable due to ${reason}`);
+    this.port.anomaly({ type: 'tsc-unstable', t: this.port.now(), size: 0n, unit: 'ns', reason });
+    if (this.schedMode === 'tsc' && this.schedStable) {
+      this.schedStable = false;
+      this.printk(0, 'sched_clock: Marking unstable');
+    }
+    this.selectClocksource();
+  }
+
+  /**
+   * A vCPU comes online: on its own CPU the target side of tsc_sync, on vCPU 0
+   * the source side, through check_tsc_warp() in Wasm; up to 3 runs with
+   * TSC_ADJUST compensation when the CPU has it.
+   */
+  bringUp(cpu: number): void {
+    this.online[cpu] = false;
+    this.touchedUntil[cpu] = 0n;
+    const { k } = this.port;
+    if (this.tscUnstable) { this.online[cpu] = true; return; } // unsynchronized_tsc(): no test
+    // tsc_store_and_check_tsc_adjust(false): a hot-added vCPU is the first CPU of its own package
+    let adjusted = this.spec.tscAdjust ? this.port.rdmsrTscAdjust(cpu) : 0n;
+    if (this.spec.tscAdjust && this.spec.tscAdjustClamp && (adjusted < 0n || adjusted > 0x7FFFFFFFn)) adjusted = 0n;
+    if (this.spec.tscReliable) { this.online[cpu] = true; return; } // skip_test
+    let testRuns = this.spec.tscAdjust ? 3 : 1;
+    let seed = 0x5EEDn + BigInt(cpu);
+    while (testRuns > 0) {
+      const src = this.port.warpCpu(0), tgt = this.port.warpCpu(cpu);
+      const hostStart = this.port.hostTscNow();
+      const r = k.checkTscWarp({
+        cpus: [{ ratio: src.ratio, offset: src.offset, skew: src.skew }, { ratio: tgt.ratio, offset: tgt.offset, skew: tgt.skew }],
+        tscKhz: this.tscKhz, timeoutMs: 20, hostStart, seed: seed++, fracBits: this.port.fracBits(),
+      });
+      this.port.spend(((r.hostEnd - hostStart) * 1_000_000n) / BigInt(this.port.hostKhz()));
+      // check_tsc_sync_source
+      if (r.nrWarps === 0) { testRuns = 0; break; }
+      this.port.anomaly({ type: 'tsc-warp', t: this.port.now(), vcpu: cpu, size: r.maxWarp, unit: 'cycles' });
+      if (--testRuns === 0 || r.randomWarps) {
+        testRuns = 0;
+        this.printk(0, `Measured ${s64(r.maxWarp)} cycles TSC warp between CPUs, turning off TSC clock.`);
+        if (r.randomWarps) this.printk(0, 'TSC warped randomly between CPUs');
+        this.markTscUnstable('check_tsc_sync_source failed');
+        break;
+      }
+      // check_tsc_sync_target: compensate through TSC_ADJUST and retry
+      let cur = s64(r.cpus[1].curMaxWarp);
+      if (cur === 0n) cur = -s64(r.maxWarp);
+      adjusted = s64(adjusted + cur);
+      if (this.spec.tscAdjustClamp) adjusted = adjusted < 0n ? 0n : adjusted > 0x7FFFFFFFn ? 0x7FFFFFFFn : adjusted;
+      this.port.wrmsr(cpu, 'IA32_TSC_ADJUST', adjusted);
+      this.printk(cpu, `TSC ADJUST compensate: CPU${cpu} observed ${cur} warp. Adjust: ${adjusted}`);
+      this.port.anomaly({ type: 'tsc-adjust-compensate', t: this.port.now(), vcpu: cpu, size: adjusted, unit: 'cycles' });
+    }
+    this.online[cpu] = true;
+  }
+
+  /**
+   * The detectors, from what the periodic reads saw: a vCPU's local_clock
+   * (soft lockup, 2^30-ns units, threshold 2 * watchdog_thresh) and
+   * CLOCK_MONOTONIC/jiffies (RCU stall, hung task) leaping between two of its
+   * reads, unless GUEST_STOPPED touched the watchdogs first.
+   */
+  detect(records: SimRecord[]): void {
+    for (const rec of records) {
+      if (rec.kind !== 'gap') continue;
+      const v = rec.vcpu;
+      if (rec.t < this.touchedUntil[v]) continue; // pvclock_touch_watchdogs() after GUEST_STOPPED
+      const leap = rec.now - rec.prev;
+      if (rec.clock === 'sched_clock') {
+        const units = (rec.now >> 30n) - (rec.prev >> 30n);
+        if (units > BigInt(2 * this.spec.watchdogThresh)) {
+          this.printkAt(v, rec.t, rec.now, `BUG: soft lockup - CPU#${v} stuck for ${units}s! [swapper/${v}:0]`);
+          this.port.anomaly({ type: 'soft-lockup', t: rec.t, vcpu: v, size: units, unit: 'units' });
+        }
+      } else if (rec.clock === 'monotonic') {
+        const jiffies = leap / this.tickNs;
+        if (leap > BigInt(this.spec.rcuStallTimeout) * NSEC_PER_SEC && rec.t !== this.lastRcuReport) {
+          this.lastRcuReport = rec.t;
+          const what = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched detected stalls on CPUs/tasks:' : 'INFO: rcu_sched detected stalls on CPUs/tasks:';
+          this.printkAt(v, rec.t, rec.now, `${what} (detected by ${v}, t=${jiffies} jiffies)`);
+          this.port.anomaly({ type: 'rcu-stall', t: rec.t, vcpu: v, size: leap, unit: 'ns' });
+        }
+        if (this.spec.dStateTask && leap > BigInt(this.spec.hungTaskTimeout) * NSEC_PER_SEC) {
+          this.printkAt(v, rec.t, rec.now,
+            `INFO: task kworker/${v}:1:${100 + v} blocked for more than ${this.spec.hungTaskTimeout} seconds.`);
+          this.port.anomaly({ type: 'hung-task', t: rec.t, vcpu: v, size: leap, unit: 'ns' });
+        }
+      }
+    }
+  }
+
+  private printkAt(vcpu: number, t: bigint, stamp: bigint, text: string): void {
+    this.port.log({ t, source: 'guest', vcpu, stamp, text });
+  }
+
+  /** KVMCLOCK_CTRL reached vCPU v: its next reads find GUEST_STOPPED and touch the watchdogs. */
+  touch(v: number, until: bigint): void {
+    this.touchedUntil[v] = until;
+  }
+
+  /** Whether the guest trusts PVCLOCK_TSC_STABLE_BIT (pvclock_set_flags). */
+  get validFlags(): number {
+    return this.spec.kvmclock && this.spec.stableBit ? PVCLOCK_TSC_STABLE_BIT : 0;
+  }
+
+  /** Cycles the guest's own TSC runs in ns at its tsc_khz (for messages). */
+  cyclesToNs(cycles: bigint): bigint {
+    return (cycles * 1_000_000n) / BigInt(this.tscKhz || 1);
+  }
+  nsToCycles(ns: bigint): bigint {
+    return cyclesOf(ns, this.tscKhz);
+  }
+}

@@ -1,0 +1,304 @@
+// The machine: host -> KVM -> guest Linux, driven by the VMM's actions on a
+// timeline. Events are handled here in BigInt; between two events the state
+// is fixed and the guest's periodic clock reads run in Wasm (observe.ts).
+// Same scenario and seed -> the same log, anomalies and measurements.
+import { createKernel, type Kernel, type SimRecord } from '../bindings/index.js';
+import { Host } from './host.js';
+import { Kvm, RULES, type Rules } from './kvm.js';
+import { Guest, type GuestPort } from './guest.js';
+import { Vmm } from './vmm.js';
+import type { Scenario, ScenarioEvent } from './scenario.js';
+import type { Anomaly, LogLine, RunResult } from './types.js';
+import { u64 } from './units.js';
+
+/** Wall clock (CLOCK_REALTIME) at real time 0: 2026-01-01T00:00:00Z. Hosts are taken to agree on it. */
+const WALL0 = 1_767_225_600n * 1_000_000_000n;
+const SYNC_PERIOD = 300n * 1_000_000_000n; // KVMCLOCK_SYNC_PERIOD
+
+interface Pending { t: bigint; seq: number; run: () => void }
+
+let shared: Kernel | undefined;
+
+export class Machine implements GuestPort {
+  readonly k: Kernel;
+  readonly hosts = new Map<string, Host>();
+  readonly rules: Rules;
+  host: Host;
+  kvm: Kvm;
+  readonly guest: Guest;
+  readonly vmm: Vmm;
+  t = 0n;
+  vmRunning = true;
+  readonly period: bigint;
+  readonly logLines: LogLine[] = [];
+  readonly anomalies: Anomaly[] = [];
+  readonly measurements: Record<string, bigint> = {};
+  private queue: Pending[] = [];
+  private seq = 0;
+  private reads = 0n;
+  private events = 0;
+  private dropped = 0;
+  private rng: bigint;
+
+  constructor(readonly s: Scenario, kernel?: Kernel) {
+    this.k = kernel ?? (shared ??= createKernel());
+    this.k.simReset();
+    for (const h of s.hosts) this.hosts.set(h.name, new Host(h));
+    this.host = this.hosts.get(s.vm.host)!;
+    this.rules = RULES[s.vm.kvm.rules];
+    this.period = s.observe.period;
+    this.rng = s.seed;
+    this.kvm = new Kvm(this.k, this.host, s.vm.kvm.rules, s.vm.tscKhz, 0n);
+    this.guest = new Guest(s.vm.guest, this);
+    this.vmm = new Vmm(this);
+  }
+
+  // ---- GuestPort: what the guest sees of the machine -------------------------
+  now(): bigint { return this.t; }
+  spend(ns: bigint): void { this.t += ns; }
+  vcpuCount(): number { return this.kvm.vcpus.length; }
+  read(i: number) { this.syncAll(); return this.k.simRead(i, this.t); }
+  warpCpu(i: number) {
+    const v = this.kvm.vcpus[i];
+    return { ratio: v.ratio, offset: v.offset, skew: BigInt.asIntN(64, this.host.skew[Math.max(v.pcpu, 0)]) };
+  }
+  hostTscNow(): bigint { return this.host.tsc(0, this.t) - this.host.skew[0]; }
+  hostKhz(): number { return this.host.khz; }
+  fracBits(): 48 | 32 { return this.host.fracBits; }
+  wrmsr(i: number, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint): void {
+    this.kvm.writeMsr(this.kvm.vcpus[i], msr, value, false, this.t);
+    this.syncAll();
+  }
+  rdmsrTscAdjust(i: number): bigint { return this.kvm.vcpus[i].tscAdjust; }
+  guestChanged(): void { this.syncGuest(); }
+  page(i: number) { return this.kvm.vcpus[i].page; }
+  log(line: LogLine): void { this.logLines.push(line); }
+  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count'>>): void {
+    this.anomalies.push({ count: 1, until: a.t, ...a });
+  }
+
+  // ---- what the VMM and the guest use -------------------------------------------
+  wallNs(): bigint { return WALL0 + this.t; }
+  vmmLog(text: string): void { this.logLines.push({ t: this.t, source: 'vmm', text }); }
+  measure(name: string, value: bigint): void { this.measurements[name] = value; }
+  /** Real time passes while the VM is stopped (nothing to observe). */
+  advanceTo(t: bigint): void { this.observeTo(t); }
+  replaceKvm(kvm: Kvm, host: Host): void { this.drainKvm(); this.kvm = kvm; this.host = host; }
+
+  // ---- the Wasm tables -------------------------------------------------------------
+  private syncVcpu(i: number): void {
+    const v = this.kvm.vcpus[i];
+    const line = this.host.tscLine(Math.max(v.pcpu, 0));
+    this.k.simSetVcpu(i, {
+      online: this.guest.online[i] ?? false, running: v.running && this.vmRunning, kvmclock: v.kvmclockEnabled,
+      hostBase: line.base, hostEpoch: line.epoch, hostKhz: this.host.khz, ratio: v.ratio, offset: v.offset,
+      fracBits: this.host.fracBits, page: v.page,
+    });
+  }
+  syncAll(): void {
+    for (let i = 0; i < this.kvm.vcpus.length; i++) this.syncVcpu(i);
+    this.k.simStateChanged(this.t);
+  }
+  private syncGuest(): void {
+    const g = this.guest, cs = g.csReg(), mask = (1n << 64n) - 1n;
+    this.k.simSetGuest({
+      schedMode: g.schedMode, schedStable: g.schedStable, schedOffset: g.schedOffset, schedMul: g.schedMul, schedShift: g.schedShift,
+      stableOffset: 0n, csMode: g.clocksource === 'tsc' ? 'tsc' : 'kvmclock', csMult: cs.mult, csShift: cs.shift, csMask: mask,
+      tkCycles: g.tk.cycles, tkNs: g.tk.ns, tkMaxRaw: g.spec.maxRawDelta ? (mask >> 1n) + (mask >> 2n) + (mask >> 3n) : 0n,
+      slackNs: 1_000_000n, tickNs: g.tickNs, gapNs: 1_000_000_000n,
+    });
+    this.k.simStateChanged(this.t);
+  }
+  /** The guest may have cleared GUEST_STOPPED in its pages: KVM keeps the guest's copy of that bit. */
+  private pullPageFlags(): void {
+    this.kvm.vcpus.forEach((v, i) => { v.page.flags = this.k.simPageFlags(i); });
+  }
+
+  // ---- the timeline ------------------------------------------------------------------
+  at(t: bigint, run: () => void): void {
+    this.queue.push({ t, seq: this.seq++, run });
+    this.queue.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.seq - b.seq));
+  }
+
+  private observeTo(tEnd: bigint): void {
+    const from = this.t > this.s.observe.from ? this.t : this.s.observe.from;
+    if (tEnd > from && this.vmRunning) {
+      const start = ((from + this.period - 1n) / this.period) * this.period;
+      if (tEnd > start) {
+        const n = this.kvm.vcpus.length;
+        const { records, dropped } = this.k.simObserve(n, start, tEnd, this.period);
+        this.reads += BigInt(this.kvm.vcpus.filter((v) => v.running).length) * ((tEnd - start + this.period - 1n) / this.period);
+        this.dropped += dropped;
+        this.guest.detect(records);
+        this.recordAnomalies(records);
+      }
+    }
+    if (tEnd > this.t) this.t = tEnd;
+  }
+
+  private recordAnomalies(records: SimRecord[]): void {
+    for (const r of records) {
+      if (r.kind === 'gap') continue;
+      const type = r.kind === 'jump' ? 'time-jump' : r.kind === 'stall' ? 'time-stall' : 'time-backwards';
+      const across = r.kind === 'cross-backwards';
+      const last = this.anomalies.findLast((a) => a.type === type && a.clock === r.clock && a.vcpu === r.vcpu && !!a.across === across);
+      if (last && r.t - last.until <= 3n * this.period) {
+        last.count++;
+        last.until = r.t;
+        last.size = type === 'time-stall' ? last.size + r.size : r.size > last.size ? r.size : last.size;
+        continue;
+      }
+      this.anomalies.push({ type, t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size, unit: 'ns', count: 1, ...(across ? { across } : {}) });
+    }
+  }
+
+  private drainKvm(): void {
+    const events = this.kvm.events.splice(0);
+    events.forEach(({ t, e }, i) => {
+      if (e.kind === 'host-log') { this.logLines.push({ t, source: 'kvm', text: `${this.kvm.host.name}: ${e.text}` }); return; }
+      this.logLines.push({ t, source: 'kvm', text: `${this.kvm.host.name}: masterclock ${e.on ? 'on' : 'off'} (${e.reason})` });
+      // off and on again within one instant (a restore while the VM is stopped) is not seen by the guest
+      const backOn = events.slice(i + 1).some((n) => n.t === t && n.e.kind === 'masterclock' && n.e.on);
+      if (!e.on && !backOn) this.anomaly({ type: 'masterclock-off', t, size: 0n, unit: 'ns', reason: e.reason });
+    });
+  }
+
+  private boot(): void {
+    const n = this.s.vm.vcpus;
+    for (let i = 0; i < n; i++) this.kvm.createVcpu(0n, this.s.vm.pcpus?.[i] ?? i % this.host.pcpus);
+    for (const v of this.kvm.vcpus) this.kvm.vcpuLoad(v, v.pcpu, 0n);
+    if (this.s.vm.guest.kvmclock) for (const v of this.kvm.vcpus) this.kvm.enableKvmclock(v, 0n);
+    this.guest.online = Array.from({ length: n }, () => true);
+    this.k.simSetClamp(0n, this.guest.validFlags);
+    this.syncAll();
+    this.syncGuest();
+    this.guest.boot();
+    this.syncAll();
+    this.drainKvm();
+  }
+
+  private schedule(e: ScenarioEvent): void {
+    const run = (f: () => void) => this.at(e.at, f);
+    switch (e.do) {
+      case 'stop': run(() => this.vmm.stop()); break;
+      case 'cont': run(() => this.vmm.cont(e.kvmclockCtrl)); break;
+      case 'migrate': run(() => this.vmm.migrate(this.hosts.get(e.to)!, e.procedure, e.downtime, 10_000_000n, e.pcpus)); break;
+      case 'save-restore': run(() => this.vmm.migrate(this.host, e.procedure, e.downtime, 10_000_000n)); break;
+      case 'hot-add': run(() => this.hotAdd(e.pcpu)); break;
+      case 'move-vcpu': run(() => this.moveVcpu(e.vcpu, e.pcpu)); break;
+      case 'preempt': run(() => {
+        const v = this.kvm.vcpus[e.vcpu];
+        if (!v.running) return;
+        this.kvm.vcpuPut(v, this.t);
+        this.at(this.t + e.duration, () => { if (this.vmRunning) this.kvm.vcpuLoad(v, v.pcpu, this.t); });
+      }); break;
+      case 'churn': run(() => this.churn(e.vcpus ?? this.kvm.vcpus.map((v) => v.id), e.run, e.wait, e.until)); break;
+      case 'host-suspend': run(() => this.hostSuspend(this.hosts.get(e.host)!, e.duration, e.tsc, e.rewind)); break;
+      case 'wrmsr': run(() => this.kvm.writeMsr(this.kvm.vcpus[e.vcpu], e.msr, e.value, e.by === 'host', this.t)); break;
+    }
+  }
+
+  private hotAdd(pcpu: number | undefined): void {
+    const i = this.kvm.vcpus.length;
+    const v = this.kvm.createVcpu(this.t, pcpu ?? i % this.host.pcpus);
+    // QEMU resets the new CPU: MSR_IA32_TSC = env->tsc (0) and TSC_ADJUST = 0, host-initiated
+    this.kvm.writeMsr(v, 'IA32_TSC', 0n, true, this.t);
+    this.kvm.writeMsr(v, 'IA32_TSC_ADJUST', 0n, true, this.t);
+    this.vmmLog(`hot-add vCPU ${i} on pCPU ${v.pcpu}`);
+    this.guest.online[i] = false;
+    this.guest.touchedUntil[i] = 0n;
+    if (!this.vmRunning) return;
+    this.kvm.vcpuLoad(v, v.pcpu, this.t);
+    this.guest.printk(0, `smpboot: Booting Node 0 Processor ${i} APIC 0x${i.toString(16)}`);
+    if (this.s.vm.guest.kvmclock) this.kvm.enableKvmclock(v, this.t);
+    this.syncAll();
+    this.k.simForget(i);
+    this.guest.bringUp(i);
+    this.syncAll();
+  }
+
+  private moveVcpu(i: number, pcpu: number): void {
+    const v = this.kvm.vcpus[i];
+    if (v.running) { this.kvm.vcpuPut(v, this.t); this.kvm.vcpuLoad(v, pcpu, this.t); }
+    else v.pcpu = pcpu;
+  }
+
+  /** vCPUs that run for `run`, then wait `wait` off-CPU, landing on another pCPU each time. */
+  private churn(ids: number[], run: bigint, wait: bigint, until: bigint): void {
+    for (const id of ids) {
+      const cycle = (t0: bigint) => {
+        const v = this.kvm.vcpus[id];
+        if (this.t >= until || !this.vmRunning) return;
+        if (v.running) this.kvm.vcpuPut(v, this.t);
+        this.at(this.t + wait, () => {
+          if (!this.vmRunning) return;
+          this.kvm.vcpuLoad(v, this.nextPcpu(v.pcpu), this.t);
+          this.at(this.t + run, () => cycle(t0));
+        });
+      };
+      cycle(this.t);
+    }
+  }
+
+  private nextPcpu(cur: number): number {
+    // splitmix64 draw: a pCPU other than the current one
+    this.rng = u64(this.rng + 0x9E3779B97F4A7C15n);
+    let z = this.rng;
+    z = u64((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n);
+    z = u64((z ^ (z >> 27n)) * 0x94D049BB133111EBn);
+    z ^= z >> 31n;
+    const n = this.host.pcpus;
+    if (n === 1) return 0;
+    const p = Number(z % BigInt(n - 1));
+    return p >= cur ? p + 1 : p;
+  }
+
+  private hostSuspend(h: Host, d: bigint, mode: 'reset' | 'rewind', rewind: bigint): void {
+    if (h !== this.host) { h.suspend(this.t, d, mode, rewind); return; }
+    // kvm_arch_suspend_notifier: every vCPU is told it was stopped
+    for (const v of this.kvm.vcpus) if (v.kvmclockEnabled) this.kvm.kvmclockCtrl(v, this.t);
+    const wasRunning = this.vmRunning;
+    for (const v of this.kvm.vcpus) if (v.running) this.kvm.vcpuPut(v, this.t);
+    this.vmRunning = false;
+    h.suspend(this.t, d, mode, rewind);
+    this.vmmLog(`host ${h.name} suspended for ${d} ns (TSC ${mode})`);
+    this.observeTo(this.t + d);
+    this.kvm.hostResumed(this.t);
+    this.vmRunning = wasRunning;
+    if (wasRunning) for (const v of this.kvm.vcpus) { this.kvm.vcpuLoad(v, v.pcpu, this.t); this.guest.touch(v.id, this.t + 2n * this.period); }
+  }
+
+  run(): RunResult {
+    this.boot();
+    for (const e of this.s.events) this.schedule(e);
+    if (this.s.vm.kvm.periodicSync) {
+      const tick = (t: bigint) => this.at(t, () => {
+        if (!this.kvm.useMasterClock) for (const v of this.kvm.vcpus) this.kvm.requestClockUpdate(v, this.t);
+        if (t + SYNC_PERIOD <= this.s.until) tick(t + SYNC_PERIOD);
+      });
+      tick(SYNC_PERIOD);
+    }
+    while (this.queue.length && this.queue[0].t <= this.s.until) {
+      const next = this.queue.shift()!;
+      this.observeTo(next.t);
+      this.pullPageFlags();
+      next.run();
+      this.events++;
+      this.drainKvm();
+      this.syncAll();
+    }
+    this.observeTo(this.s.until);
+    this.recordAnomalies(this.k.simFlush(this.kvm.vcpus.length));
+    this.anomalies.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+    this.logLines.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+    return {
+      scenario: this.s.name, seed: this.s.seed, log: this.logLines, anomalies: this.anomalies, measurements: this.measurements,
+      stats: { reads: this.reads, events: this.events, droppedRecords: this.dropped },
+    };
+  }
+}
+
+/** Runs a parsed scenario. */
+export function runScenario(s: Scenario, kernel?: Kernel): RunResult {
+  return new Machine(s, kernel).run();
+}

@@ -1,0 +1,46 @@
+// What a run produces: the log the guest (and host, VMM) printed, the
+// structured anomalies, and named measurements.
+import type { SimClock } from '../bindings/index.js';
+
+export type AnomalyType =
+  | 'time-backwards' | 'time-jump' | 'time-stall'
+  | 'tsc-warp' | 'tsc-adjust-compensate' | 'tsc-unstable' | 'masterclock-off'
+  | 'soft-lockup' | 'rcu-stall' | 'hung-task';
+
+export interface Anomaly {
+  type: AnomalyType;
+  /** Real time (ns since the VM started) it was first seen. */
+  t: bigint;
+  /** Real time it was last seen (merged runs of the same anomaly). */
+  until: bigint;
+  vcpu?: number;
+  clock?: SimClock;
+  /** Across vCPUs while the clock claims PVCLOCK_TSC_STABLE_BIT (or for CLOCK_MONOTONIC, always). */
+  across?: boolean;
+  /** The size: ns for time anomalies, cycles for warps and adjustments, 2^30-ns units for soft lockups. */
+  size: bigint;
+  unit: 'ns' | 'cycles' | 'units' | 's';
+  /** How many observations were merged into this one. */
+  count: number;
+  reason?: string;
+}
+
+export interface LogLine {
+  /** Real time (ns). */
+  t: bigint;
+  source: 'guest' | 'kvm' | 'vmm';
+  vcpu?: number;
+  /** The printk timestamp (the guest's local_clock on that vCPU). */
+  stamp?: bigint;
+  text: string;
+}
+
+export interface RunResult {
+  scenario: string;
+  seed: bigint;
+  log: LogLine[];
+  anomalies: Anomaly[];
+  measurements: Record<string, bigint>;
+  /** Periodic reads the Wasm loop did, and simulated events handled. */
+  stats: { reads: bigint; events: number; droppedRecords: number };
+}

@@ -1,0 +1,39 @@
+// Durations and big integers as scenario files write them. Times inside the
+// simulation are u64 nanoseconds as bigint; nothing passes through a float.
+
+const UNITS: Record<string, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, min: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n };
+
+/** "150ms", "5180237s", "1.5s", "24h" -> ns. Decimal fractions are exact (no float). */
+export function parseDuration(text: string): bigint | null {
+  const m = /^(\d+)(?:\.(\d+))?(ns|us|ms|s|min|h|d)$/.exec(text.trim());
+  if (!m) return null;
+  const unit = UNITS[m[3]];
+  const frac = m[2] ?? '';
+  const scale = 10n ** BigInt(frac.length);
+  const total = (BigInt(m[1]) * scale + BigInt(frac || '0')) * unit;
+  if (total % scale !== 0n) return null; // finer than a nanosecond
+  return total / scale;
+}
+
+/** ns -> the kernel's printk timestamp "[%5lu.%06lu]". */
+export function printkTime(ns: bigint): string {
+  const u = BigInt.asUintN(64, ns);
+  const sec = u / 1_000_000_000n, usec = (u % 1_000_000_000n) / 1000n;
+  return `[${sec.toString().padStart(5)}.${usec.toString().padStart(6, '0')}]`;
+}
+
+/** ns as seconds with 9 decimals, exactly. */
+export function seconds(ns: bigint): string {
+  const neg = ns < 0n, a = neg ? -ns : ns;
+  return `${neg ? '-' : ''}${a / 1_000_000_000n}.${(a % 1_000_000_000n).toString().padStart(9, '0')}`;
+}
+
+/** A human duration for messages: "5180237.000000000s". */
+export const fmtDuration = (ns: bigint): string => `${seconds(ns)}s`;
+
+export const NSEC_PER_SEC = 1_000_000_000n;
+export const U64 = (1n << 64n) - 1n;
+export const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
+export const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+/** floor(ns * khz / 10^6): cycles of a khz counter over ns. */
+export const cyclesOf = (ns: bigint, khz: number): bigint => (ns * BigInt(khz)) / 1_000_000n;

@@ -1,0 +1,114 @@
+// The VMM (QEMU-like): what userspace does to KVM for stop/cont, migration
+// (legacy and precise), save/restore and vCPU hot-add. It talks to KVM only
+// through the ioctls and MSR writes a VMM has.
+import type { Machine } from './machine.js';
+import type { KvmClockData } from './kvm.js';
+import { Kvm, KVM_CLOCK_REALTIME } from './kvm.js';
+import type { Host } from './host.js';
+import { s64, u64, seconds } from './units.js';
+
+export type Procedure = 'legacy' | 'precise' | 'precise-scaled';
+
+export class Vmm {
+  /** The kvmclock QEMU saved at stop (KVM_GET_CLOCK), for SET_CLOCK at cont. */
+  savedClock: KvmClockData | null = null;
+  private migrations = 0;
+
+  constructor(readonly m: Machine) {}
+
+  /** vm_stop: every vCPU leaves the CPU; QEMU reads the clock (kvmclock_vm_state_change). */
+  stop(): void {
+    const { m } = this;
+    if (!m.vmRunning) return;
+    for (const v of m.kvm.vcpus) if (v.running) m.kvm.vcpuPut(v, m.t);
+    m.vmRunning = false;
+    this.savedClock = m.kvm.getClock(m.t, m.wallNs());
+    m.vmmLog(`stop: KVM_GET_CLOCK = ${this.savedClock.clock} ns${this.savedClock.flags & 2 ? ' (TSC_STABLE)' : ''}`);
+  }
+
+  /** vm_start: KVM_SET_CLOCK with the saved clock (no REALTIME), KVMCLOCK_CTRL, vCPUs run. */
+  cont(kvmclockCtrl: boolean, setClock = true): void {
+    const { m } = this;
+    if (m.vmRunning) return;
+    if (setClock && this.savedClock) {
+      m.kvm.setClock(m.t, { clock: this.savedClock.clock, flags: 0, realtime: 0n, hostTsc: 0n }, m.wallNs());
+      m.vmmLog(`cont: KVM_SET_CLOCK ${this.savedClock.clock} ns`);
+    }
+    m.vmRunning = true;
+    for (const v of m.kvm.vcpus) {
+      if (kvmclockCtrl && v.kvmclockEnabled) {
+        m.kvm.kvmclockCtrl(v, m.t);
+        m.guest.touch(v.id, m.t + 2n * m.period);
+      }
+      m.kvm.vcpuLoad(v, v.pcpu, m.t);
+    }
+  }
+
+  /**
+   * Live migration (or save/restore to the same host) with `downtime`. legacy:
+   * TSC by value through host MSR writes, kvmclock by KVM_SET_CLOCK at cont.
+   * precise: the KVM_VCPU_TSC_OFFSET recipe of Documentation/virt/kvm/devices/vcpu.rst;
+   * precise-scaled: the same with the source and destination TSCs scaled to
+   * the guest's rate. `window` is the time from restoring the TSC to the first
+   * guest entry.
+   */
+  migrate(to: Host, procedure: Procedure, downtime: bigint, window: bigint, pcpus?: number[]): void {
+    const { m } = this;
+    const n = ++this.migrations;
+    const tag = `migration${n}`;
+    const src = m.kvm;
+    const wasRunning = m.vmRunning;
+    this.stop();
+    const srcClock = this.savedClock!;
+    const saved = src.vcpus.map((v) => ({
+      tsc: src.readTsc(v, m.t), tscAdjust: v.tscAdjust, offset: v.offset, ratio: v.ratio, khz: v.virtualTscKhz,
+      kvmclock: v.kvmclockEnabled, page: { ...v.page },
+    }));
+    const srcRatio0 = src.vcpus[0].ratio, srcFrac = src.host.fracBits;
+    m.vmmLog(`migrate ${procedure} to ${to.name} (downtime ${seconds(downtime)} s)`);
+    // Destination: a new VM, its vCPUs created at the source's guest TSC rate
+    m.advanceTo(m.t + downtime);
+    const dst = new Kvm(m.k, to, m.rules.name, saved[0].khz, m.t);
+    m.replaceKvm(dst, to);
+    for (const [i, s] of saved.entries()) {
+      const v = dst.createVcpu(m.t, pcpus?.[i] ?? Math.min(i, to.pcpus - 1));
+      v.kvmclockEnabled = s.kvmclock;
+    }
+    if (procedure === 'legacy') {
+      for (const [i, s] of saved.entries()) {
+        dst.writeMsr(dst.vcpus[i], 'IA32_TSC', s.tsc, true, m.t);
+        dst.writeMsr(dst.vcpus[i], 'IA32_TSC_ADJUST', s.tscAdjust, true, m.t);
+      }
+      m.advanceTo(m.t + window);
+      this.cont(true, true);
+    } else {
+      // KVM_SET_CLOCK{clock, realtime, REALTIME}: the downtime passes on kvmclock too
+      dst.setClock(m.t, { clock: srcClock.clock, flags: KVM_CLOCK_REALTIME, realtime: srcClock.realtime, hostTsc: 0n }, m.wallNs());
+      const d = dst.getClock(m.t, m.wallNs());
+      const elapsedCycles = (khz: number) => (s64(d.clock - srcClock.clock) * BigInt(khz)) / 1_000_000n;
+      for (const [i, s] of saved.entries()) {
+        const v = dst.vcpus[i];
+        // ofs_dst = ofs_src - (guest_src - guest_dest) * freq + (tsc_src - tsc_dest)
+        let tscDiff = srcClock.hostTsc - d.hostTsc;
+        if (procedure === 'precise-scaled') {
+          tscDiff = m.k.kvmScaleTsc(srcClock.hostTsc, srcRatio0, srcFrac) - m.k.kvmScaleTsc(d.hostTsc, v.ratio, to.fracBits);
+        }
+        const ofs = u64(s.offset + elapsedCycles(s.khz) + tscDiff);
+        dst.setTscOffset(v, ofs, m.t);
+        dst.writeMsr(v, 'IA32_TSC_ADJUST', s.tscAdjust, true, m.t);
+      }
+      m.advanceTo(m.t + window);
+      this.cont(true, false);
+    }
+    if (!wasRunning) this.stop();
+    // kvmclock at the same guest TSC, source page against destination page
+    const g = dst.readTsc(dst.vcpus[0], m.t);
+    const before = m.k.pvclockReadCycles(saved[0].page, g);
+    const after = m.k.pvclockReadCycles(dst.vcpus[0].page, g);
+    m.measure(`${tag}.kvmclockDeltaAtSameTscNs`, s64(after - before));
+    m.measure(`${tag}.guestTscJumpCycles`, s64(g - saved[0].tsc));
+    m.measure(`${tag}.kvmclockAdvanceNs`, s64(after - srcClock.clock));
+    m.measure(`${tag}.masterclock`, dst.useMasterClock ? 1n : 0n);
+    m.measure(`${tag}.stable`, dst.stableBit() ? 1n : 0n);
+  }
+}
