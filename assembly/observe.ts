@@ -54,6 +54,7 @@ export const GS_STABLE_MAX: usize = 104;   // largest kvmclock any vCPU read und
 export const GS_MONO_MAX: usize = 112;     // largest monotonic any vCPU read
 export const GS_JUMP_NS: usize = 120;      // slack: a clock running this far ahead of (or behind) real time between reads is a jump (stall)
 export const GS_TICK_NS: usize = 128;      // TICK_NSEC
+export const GS_TICK_CPU: usize = 152;     // the vCPU slot that takes the tick (do_timer duty)
 export const GS_STATE_SINCE: usize = 144;  // real time the vCPU tables last changed (ticks are not replayed before it)
 export const GS_GAP_NS: usize = 136;       // the guest's clock advancing more than this between two reads of one vCPU is a gap
 export const GS_PV_STATE: usize = 192;     // the pvclock clamp state (pvclock.ts ST_*), 64 bytes
@@ -176,7 +177,7 @@ const tick = memory.data(24, 8); // tick time, cycle_last, CLOCK_MONOTONIC at th
     ? k - load<u64>(guest + GS_SCHED_OFFSET)
     : mulU64U32Shr(g, <u32>load<u64>(guest + GS_SCHED_MUL), <u32>load<u64>(guest + GS_SCHED_SHIFT)) + load<u64>(guest + GS_SCHED_OFFSET);
   const tickNs = load<u64>(guest + GS_TICK_NS);
-  // monotonic: the last tick's cycle_last (read on slot 0) plus this CPU's clocksource delta
+  // monotonic: the last tick's cycle_last (read on the tick CPU) plus this CPU's clocksource delta
   const csTsc = load<u64>(guest + GS_CS_MODE) == 1;
   const csMult = <u32>load<u64>(guest + GS_CS_MULT), csShift = <u32>load<u64>(guest + GS_CS_SHIFT);
   const csMask = load<u64>(guest + GS_CS_MASK);
@@ -185,7 +186,7 @@ const tick = memory.data(24, 8); // tick time, cycle_last, CLOCK_MONOTONIC at th
   const since = load<u64>(guest + GS_STATE_SINCE);
   if (tk < since) tk = since;
   if (tk != load<u64>(tick)) {
-    const cl = csRead(vcpus, tk, csTsc, state);
+    const cl = csRead(vcpus + <usize>load<u64>(guest + GS_TICK_CPU) * VS_SIZE, tk, csTsc, state);
     store<u64>(tick, tk);
     store<u64>(tick, cl, 8);
     store<u64>(tick, load<u64>(guest + GS_TK_NS) + mulU64U32Shr((cl - load<u64>(guest + GS_TK_CYCLES)) & csMask, csMult, csShift), 16);
@@ -224,7 +225,7 @@ export function obsRead(vcpus: usize, i: u32, guest: usize, t: u64): usize {
  * Reads every online, running vCPU at tStart + k*period (vCPU i staggered by
  * i*period/n) for tStart <= t < tEnd. Records anomalies at `out` (up to cap;
  * returns how many occurred). The state tables are updated in place.
- * The timekeeper ticks on vCPU slot 0 every TICK_NSEC of real time: at each
+ * The timekeeper ticks on vCPU slot GS_TICK_CPU every TICK_NSEC of real time: at each
  * tick cycle_last is that CPU's clocksource reading, and CLOCK_MONOTONIC
  * there is GS_TK_NS + cyc2ns(cycle_last - GS_TK_CYCLES) (exact, as the
  * per-tick accumulation of xtime_nsec is).

@@ -10,7 +10,7 @@ const VS = { flags: 0, hostBase: 8, hostEpoch: 16, hostKhz: 24, ratio: 32, offse
   lastT: 96, lastTsc: 104, lastKvm: 112, lastSched: 120, lastMono: 128 } as const;
 const GS = { schedMode: 0, schedStable: 8, schedOffset: 16, schedMul: 24, schedShift: 32, stableOffset: 40, csMode: 48,
   csMult: 56, csShift: 64, csMask: 72, tkCycles: 80, tkNs: 88, tkMaxRaw: 96, stableMax: 104, monoMax: 112, slack: 120,
-  tickNs: 128, gap: 136, since: 144, pvState: 192 } as const;
+  tickNs: 128, gap: 136, since: 144, tickCpu: 152, pvState: 192 } as const;
 const AN_SIZE = 56;
 
 /** What a vCPU's clock reads depend on. */
@@ -102,9 +102,10 @@ export function simApi(k: Core) {
       dv.setUint8(p + 29, v.page.flags);
       x.obsResetTick();
     },
-    /** The state changed at real time t: the timekeeper's ticks before it are not replayed. */
-    simStateChanged(t: bigint): void {
+    /** The state changed at real time t: ticks before it are not replayed; tickCpu now takes the tick. */
+    simStateChanged(t: bigint, tickCpu: number): void {
       k.dv.setBigUint64(guest + GS.since, t, true);
+      k.dv.setBigUint64(guest + GS.tickCpu, BigInt(tickCpu), true);
       x.obsResetTick();
     },
     /** The page flags as the guest left them (it clears GUEST_STOPPED). */

@@ -68,6 +68,7 @@ export interface KvmVcpu {
 
 export type KvmEvent =
   | { kind: 'masterclock'; on: boolean; reason: string }
+  | { kind: 'stable'; on: boolean }
   | { kind: 'host-log'; text: string };
 
 export class Kvm {
@@ -88,6 +89,8 @@ export class Kvm {
   masterCycleNow = 0n;
   kvmclockOffset: bigint;
   backwardsTscObserved = false;
+  /** Whether the last page written carried PVCLOCK_TSC_STABLE_BIT. */
+  lastStable = false;
   /** KVM_SET_TSC_KHZ on the VM: the rate new vCPUs get. */
   defaultTscKhz: number;
   readonly events: { t: bigint; e: KvmEvent }[] = [];
@@ -259,7 +262,12 @@ export class Kvm {
     v.page.systemTime = u64(kernelNs + this.kvmclockOffset);
     v.lastGuestTsc = tscTimestamp;
     if (!v.kvmclockEnabled) return;
-    let flags = this.stableBit() ? PVCLOCK_TSC_STABLE_BIT : 0;
+    const stable = this.stableBit();
+    if (stable !== this.lastStable) {
+      this.lastStable = stable;
+      this.events.push({ t, e: { kind: 'stable', on: stable } });
+    }
+    let flags = stable ? PVCLOCK_TSC_STABLE_BIT : 0;
     if (v.stoppedRequest) { flags |= PVCLOCK_GUEST_STOPPED; v.stoppedRequest = false; }
     // the guest-visible GUEST_STOPPED stays until the guest clears it
     v.page.flags = flags | (v.page.flags & PVCLOCK_GUEST_STOPPED);

@@ -95,9 +95,14 @@ export class Machine implements GuestPort {
       fracBits: this.host.fracBits, page: v.page,
     });
   }
+  /** do_timer duty: the first online vCPU that is running (vCPU 0 when none is). */
+  private tickCpu(): number {
+    const i = this.kvm.vcpus.findIndex((v, j) => v.running && this.guest.online[j]);
+    return i < 0 ? 0 : i;
+  }
   syncAll(): void {
     for (let i = 0; i < this.kvm.vcpus.length; i++) this.syncVcpu(i);
-    this.k.simStateChanged(this.t);
+    this.k.simStateChanged(this.t, this.tickCpu());
   }
   private syncGuest(): void {
     const g = this.guest, cs = g.csReg(), mask = (1n << 64n) - 1n;
@@ -107,7 +112,7 @@ export class Machine implements GuestPort {
       tkCycles: g.tk.cycles, tkNs: g.tk.ns, tkMaxRaw: g.spec.maxRawDelta ? (mask >> 1n) + (mask >> 2n) + (mask >> 3n) : 0n,
       slackNs: 1_000_000n, tickNs: g.tickNs, gapNs: 1_000_000_000n,
     });
-    this.k.simStateChanged(this.t);
+    this.k.simStateChanged(this.t, this.tickCpu());
   }
   /** The guest may have cleared GUEST_STOPPED in its pages: KVM keeps the guest's copy of that bit. */
   private pullPageFlags(): void {
@@ -142,7 +147,8 @@ export class Machine implements GuestPort {
       const type = r.kind === 'jump' ? 'time-jump' : r.kind === 'stall' ? 'time-stall' : 'time-backwards';
       const across = r.kind === 'cross-backwards';
       const last = this.anomalies.findLast((a) => a.type === type && a.clock === r.clock && a.vcpu === r.vcpu && !!a.across === across);
-      if (last && r.t - last.until <= 3n * this.period) {
+      const window = 3n * this.period > 1_000_000_000n ? 3n * this.period : 1_000_000_000n;
+      if (last && r.t - last.until <= window) {
         last.count++;
         last.until = r.t;
         last.size = type === 'time-stall' ? last.size + r.size : r.size > last.size ? r.size : last.size;
@@ -156,6 +162,11 @@ export class Machine implements GuestPort {
     const events = this.kvm.events.splice(0);
     events.forEach(({ t, e }, i) => {
       if (e.kind === 'host-log') { this.logLines.push({ t, source: 'kvm', text: `${this.kvm.host.name}: ${e.text}` }); return; }
+      if (e.kind === 'stable') {
+        this.logLines.push({ t, source: 'kvm', text: `${this.kvm.host.name}: pvclock pages ${e.on ? 'carry' : 'lose'} PVCLOCK_TSC_STABLE_BIT` +
+          (e.on ? '' : ' (the guest clamps every read to last_value; its vDSO leaves the pvclock fast path)') });
+        return;
+      }
       this.logLines.push({ t, source: 'kvm', text: `${this.kvm.host.name}: masterclock ${e.on ? 'on' : 'off'} (${e.reason})` });
       // off and on again within one instant (a restore while the VM is stopped) is not seen by the guest
       const backOn = events.slice(i + 1).some((n) => n.t === t && n.e.kind === 'masterclock' && n.e.on);
@@ -182,8 +193,8 @@ export class Machine implements GuestPort {
     switch (e.do) {
       case 'stop': run(() => this.vmm.stop()); break;
       case 'cont': run(() => this.vmm.cont(e.kvmclockCtrl)); break;
-      case 'migrate': run(() => this.vmm.migrate(this.hosts.get(e.to)!, e.procedure, e.downtime, 10_000_000n, e.pcpus)); break;
-      case 'save-restore': run(() => this.vmm.migrate(this.host, e.procedure, e.downtime, 10_000_000n)); break;
+      case 'migrate': run(() => this.vmm.migrate(this.hosts.get(e.to)!, e.procedure ?? this.s.vm.migration, e.downtime, 10_000_000n, e.pcpus)); break;
+      case 'save-restore': run(() => this.vmm.migrate(this.host, e.procedure ?? this.s.vm.migration, e.downtime, 10_000_000n)); break;
       case 'hot-add': run(() => this.hotAdd(e.pcpu)); break;
       case 'move-vcpu': run(() => this.moveVcpu(e.vcpu, e.pcpu)); break;
       case 'preempt': run(() => {
@@ -289,6 +300,17 @@ export class Machine implements GuestPort {
     }
     this.observeTo(this.s.until);
     this.recordAnomalies(this.k.simFlush(this.kvm.vcpus.length));
+    this.measure('kvm.masterclock', this.kvm.useMasterClock ? 1n : 0n);
+    this.measure('kvm.stableBit', this.kvm.stableBit() ? 1n : 0n);
+    this.kvm.vcpus.forEach((_, i) => {
+      const last = this.k.simLast(i);
+      if (last.t === 0n) return;
+      this.measure(`vcpu${i}.lastReadAt`, last.t);
+      this.measure(`vcpu${i}.tsc`, last.tsc);
+      this.measure(`vcpu${i}.kvmclock`, last.kvmclock);
+      this.measure(`vcpu${i}.schedClock`, last.schedClock);
+      this.measure(`vcpu${i}.monotonic`, last.monotonic);
+    });
     this.anomalies.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
     this.logLines.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
     return {

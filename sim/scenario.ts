@@ -93,6 +93,8 @@ const Vm = z.strictObject({
     periodicSync: z.boolean().default(true),
   }).prefault({}),
   guest: Guest.prefault({}),
+  /** The VMM's migration procedure when an event does not name one. */
+  migration: z.enum(['legacy', 'precise', 'precise-scaled']).default('legacy'),
 });
 
 const at = { at: duration };
@@ -103,12 +105,12 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({
     ...at, do: z.literal('migrate'), to: z.string(),
     /** legacy: TSC by value (MSRs) + KVM_SET_CLOCK; precise: the KVM_VCPU_TSC_OFFSET recipe; precise-scaled: it, accounting for TSC scaling. */
-    procedure: z.enum(['legacy', 'precise', 'precise-scaled']),
+    procedure: z.enum(['legacy', 'precise', 'precise-scaled']).optional(),
     downtime: duration,
     /** Destination pCPU per vCPU (default: same numbers). */
     pcpus: z.array(z.number().int().min(0)).optional(),
   }),
-  z.strictObject({ ...at, do: z.literal('save-restore'), downtime: duration, procedure: z.enum(['legacy', 'precise', 'precise-scaled']).default('legacy') }),
+  z.strictObject({ ...at, do: z.literal('save-restore'), downtime: duration, procedure: z.enum(['legacy', 'precise', 'precise-scaled']).optional() }),
   z.strictObject({ ...at, do: z.literal('hot-add'), pcpu: z.number().int().min(0).optional() }),
   z.strictObject({ ...at, do: z.literal('move-vcpu'), vcpu, pcpu: z.number().int().min(0) }),
   z.strictObject({ ...at, do: z.literal('preempt'), vcpu, duration }),
@@ -118,7 +120,7 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('host-suspend'), host: z.string(), duration, tsc: z.enum(['reset', 'rewind']).default('reset'), rewind: u64.prefault('0') }),
   z.strictObject({
     ...at, do: z.literal('wrmsr'), vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']),
-    value: s64.or(u64), by: z.enum(['guest', 'host']).default('guest'),
+    value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)'), by: z.enum(['guest', 'host']).default('guest'),
   }),
 ]);
 
@@ -216,7 +218,7 @@ export function parseScenario(raw: unknown, file = '<scenario>'): Scenario {
         if (!to) problems.push(`${p}.to: "${e.to}" is not a host`);
         else {
           (e.pcpus ?? []).forEach((pc, j) => { if (pc >= to.pcpus) problems.push(`${p}.pcpus[${j}]: ${pc} is not a pCPU of ${to.name}`); });
-          if (e.procedure === 'precise-scaled' && to.scaling === 'none' && to.tscKhz !== (s.vm.tscKhz ?? host?.tscKhz)) {
+          if ((e.procedure ?? s.vm.migration) === 'precise-scaled' && to.scaling === 'none' && to.tscKhz !== (s.vm.tscKhz ?? host?.tscKhz)) {
             problems.push(`${p}.procedure: precise-scaled needs TSC scaling on ${to.name} to keep the guest's rate`);
           }
           cur = to;

@@ -101,13 +101,14 @@ export class Vmm {
       this.cont(true, false);
     }
     if (!wasRunning) this.stop();
-    // kvmclock at the same guest TSC, source page against destination page
+    // kvmclock at the same guest TSC -- the destination page's own tsc_timestamp -- by the source page and by it
+    const page = dst.vcpus[0].page;
+    const before = m.k.pvclockReadCycles(saved[0].page, page.tscTimestamp);
+    m.measure(`${tag}.kvmclockDeltaAtSameTscNs`, s64(page.systemTime - before));
+    // what the guest sees at its first entry: how far its TSC and its kvmclock moved across the migration
     const g = dst.readTsc(dst.vcpus[0], m.t);
-    const before = m.k.pvclockReadCycles(saved[0].page, g);
-    const after = m.k.pvclockReadCycles(dst.vcpus[0].page, g);
-    m.measure(`${tag}.kvmclockDeltaAtSameTscNs`, s64(after - before));
     m.measure(`${tag}.guestTscJumpCycles`, s64(g - saved[0].tsc));
-    m.measure(`${tag}.kvmclockAdvanceNs`, s64(after - srcClock.clock));
+    m.measure(`${tag}.kvmclockAdvanceNs`, s64(m.k.pvclockReadCycles(page, g) - srcClock.clock));
     m.measure(`${tag}.masterclock`, dst.useMasterClock ? 1n : 0n);
     m.measure(`${tag}.stable`, dst.stableBit() ? 1n : 0n);
   }
