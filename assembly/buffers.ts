@@ -35,6 +35,6 @@ export function freeU64(ptr: usize): void {
 
 /** The simulation's vCPU and guest tables and its anomaly records (see observe.ts). */
 export const simVcpus = memory.data(64 * 256, 16);
-export const simGuest = memory.data(256, 16);
+export const simGuest = memory.data(512, 16);
 export const SIM_ANOMALY_CAP: i32 = 4096;
 export const simAnomalies = memory.data(SIM_ANOMALY_CAP * 56, 16);

@@ -58,6 +58,16 @@ export const GS_TICK_CPU: usize = 152;     // the vCPU slot that takes the tick 
 export const GS_STATE_SINCE: usize = 144;  // real time the vCPU tables last changed (ticks are not replayed before it)
 export const GS_GAP_NS: usize = 136;       // the guest's clock advancing more than this between two reads of one vCPU is a gap
 export const GS_PV_STATE: usize = 192;     // the pvclock clamp state (pvclock.ts ST_*), 64 bytes
+// The clocksource watchdog (kernel/time/clocksource.c): kvm-clock watching tsc.
+export const GS_WD_ON: usize = 256;        // 1 while tsc is watched
+export const GS_WD_NEXT: usize = 264;      // real time of the next watchdog timer
+export const GS_WD_CS: usize = 272;        // cs_last (TSC), 0 = re-initialise
+export const GS_WD_WD: usize = 280;        // wd_last (kvmclock)
+export const GS_WD_MD: usize = 288;        // cs->uncertainty_margin + watchdog->uncertainty_margin (or the old threshold)
+export const GS_WD_INTERVAL: usize = 296;  // WATCHDOG_INTERVAL in ns
+export const GS_TSC_MULT: usize = 304;     // the tsc clocksource's mult and shift
+export const GS_TSC_SHIFT: usize = 312;
+export const GS_STOP_AT: usize = 320;      // set when the loop stopped early for the guest to react (0 = ran to the end)
 
 // Anomaly records: kind, clock, vcpu, real time, size, value now, previous value (u64 each).
 export const AN_SIZE: usize = 56;
@@ -65,6 +75,7 @@ export const AN_BACKWARDS: u64 = 1;
 export const AN_CROSS_BACKWARDS: u64 = 2; // behind another vCPU's read while STABLE is claimed
 export const AN_JUMP: u64 = 3;
 export const AN_STALL: u64 = 4;           // the clock lost time against real time (stood still)
+export const AN_WATCHDOG: u64 = 6;        // the watchdog found tsc skewed against kvm-clock by more than the margin
 export const AN_GAP: u64 = 5;             // the clock advanced more than GS_GAP_NS between two reads: what the guest's watchdogs see
 export const CLK_TSC: u64 = 0;
 export const CLK_KVMCLOCK: u64 = 1;
@@ -132,6 +143,29 @@ export function obsGuestTsc(vs: usize, t: u64): u64 {
   n = record(out, n, cap, AN_STALL, clock, vcpu, began, load<u64>(sum), now, now);
   store<u64>(st, 0);
   store<u64>(sum, 0);
+  return n;
+}
+
+/**
+ * One clocksource_watchdog() round: cs_nsec and wd_nsec since the last round;
+ * an interval over 2 * WATCHDOG_INTERVAL is skipped ("Long readout interval"),
+ * a skew over the margin is recorded (the guest then marks tsc unstable).
+ */
+function watchdog(guest: usize, vcpu: u32, t: u64, csNow: u64, wdNow: u64, out: usize, n: u32, cap: u32): u32 {
+  const interval = load<u64>(guest + GS_WD_INTERVAL);
+  store<u64>(guest + GS_WD_NEXT, t + interval);
+  const csLast = load<u64>(guest + GS_WD_CS), wdLast = load<u64>(guest + GS_WD_WD);
+  store<u64>(guest + GS_WD_CS, csNow);
+  store<u64>(guest + GS_WD_WD, wdNow);
+  if (csLast == 0) return n;
+  const csNs = mulU64U32Shr(csNow - csLast, <u32>load<u64>(guest + GS_TSC_MULT), <u32>load<u64>(guest + GS_TSC_SHIFT));
+  const wdNs = wdNow - wdLast;
+  if (<i64>csNs < 0 || <i64>wdNs < 0 || csNs > 2 * interval || wdNs > 2 * interval) return n;
+  const skew = csNs > wdNs ? csNs - wdNs : wdNs - csNs;
+  if (skew > load<u64>(guest + GS_WD_MD)) {
+    store<u64>(guest + GS_WD_ON, 0);
+    return record(out, n, cap, AN_WATCHDOG, CLK_TSC, vcpu, t, skew, csNs, wdNs);
+  }
   return n;
 }
 
@@ -233,6 +267,7 @@ export function obsRead(vcpus: usize, i: u32, guest: usize, t: u64): usize {
 export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u64, period: u64,
                         out: usize, cap: u32): u32 {
   let found: u32 = 0;
+  store<u64>(guest + GS_STOP_AT, 0);
   if (n == 0 || period == 0 || tEnd <= tStart) return 0;
   const slack = load<u64>(guest + GS_JUMP_NS);
   const gap = load<u64>(guest + GS_GAP_NS);
@@ -258,6 +293,17 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
         if (s > ls && s - ls > gap) found = record(out, found, cap, AN_GAP, CLK_SCHED, i, t, s - ls, s, ls);
         if (m > lm && m - lm > gap) found = record(out, found, cap, AN_GAP, CLK_MONO, i, t, m - lm, m, lm);
       }
+      // the clocksource watchdog's timer, on whichever CPU it lands: wd (kvm-clock) then cs (tsc)
+      if (load<u64>(guest + GS_WD_ON) != 0 && t >= load<u64>(guest + GS_WD_NEXT) && (flags & 4) != 0) {
+        const before = found;
+        found = watchdog(guest, i, t, g, k, out, found, cap);
+        if (found != before) {
+          // the guest reacts (marks tsc unstable, switches clocksource) before anything else is read
+          storeLast(vs, t, g, k, s, m);
+          store<u64>(guest + GS_STOP_AT, t);
+          return found;
+        }
+      }
       // across vCPUs: behind what another vCPU already read (its own step back is recorded above)
       if (load<u64>(rd, 32) != 0) {
         const smax = load<u64>(guest + GS_STABLE_MAX);
@@ -269,12 +315,17 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
       if (m < mmax) {
         if (lastT == 0 || m >= load<u64>(vs + VS_LAST_MONO)) found = record(out, found, cap, AN_CROSS_BACKWARDS, CLK_MONO, i, t, mmax - m, m, mmax);
       } else store<u64>(guest + GS_MONO_MAX, m);
-      store<u64>(vs + VS_LAST_T, t);
-      store<u64>(vs + VS_LAST_TSC, g);
-      store<u64>(vs + VS_LAST_KVM, k);
-      store<u64>(vs + VS_LAST_SCHED, s);
-      store<u64>(vs + VS_LAST_MONO, m);
+      storeLast(vs, t, g, k, s, m);
     }
   }
   return found;
+}
+
+// @ts-ignore: decorator
+@inline function storeLast(vs: usize, t: u64, g: u64, k: u64, s: u64, m: u64): void {
+  store<u64>(vs + VS_LAST_T, t);
+  store<u64>(vs + VS_LAST_TSC, g);
+  store<u64>(vs + VS_LAST_KVM, k);
+  store<u64>(vs + VS_LAST_SCHED, s);
+  store<u64>(vs + VS_LAST_MONO, m);
 }

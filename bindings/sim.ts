@@ -10,7 +10,8 @@ const VS = { flags: 0, hostBase: 8, hostEpoch: 16, hostKhz: 24, ratio: 32, offse
   lastT: 96, lastTsc: 104, lastKvm: 112, lastSched: 120, lastMono: 128 } as const;
 const GS = { schedMode: 0, schedStable: 8, schedOffset: 16, schedMul: 24, schedShift: 32, stableOffset: 40, csMode: 48,
   csMult: 56, csShift: 64, csMask: 72, tkCycles: 80, tkNs: 88, tkMaxRaw: 96, stableMax: 104, monoMax: 112, slack: 120,
-  tickNs: 128, gap: 136, since: 144, tickCpu: 152, pvState: 192 } as const;
+  tickNs: 128, gap: 136, since: 144, tickCpu: 152, pvState: 192,
+  wdOn: 256, wdNext: 264, wdCs: 272, wdWd: 280, wdMd: 288, wdInterval: 296, tscMult: 304, tscShift: 312, stopAt: 320 } as const;
 const AN_SIZE = 56;
 
 /** What a vCPU's clock reads depend on. */
@@ -54,12 +55,12 @@ export interface SimGuestState {
   gapNs: bigint;
 }
 
-export type SimAnomalyKind = 'backwards' | 'cross-backwards' | 'jump' | 'stall' | 'gap';
+export type SimAnomalyKind = 'backwards' | 'cross-backwards' | 'jump' | 'stall' | 'gap' | 'watchdog';
 export type SimClock = 'tsc' | 'kvmclock' | 'sched_clock' | 'monotonic';
 export interface SimRecord { kind: SimAnomalyKind; clock: SimClock; vcpu: number; t: bigint; size: bigint; now: bigint; prev: bigint }
 export interface SimReading { tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint; stable: boolean }
 
-const KINDS: SimAnomalyKind[] = ['backwards', 'backwards', 'cross-backwards', 'jump', 'stall', 'gap'];
+const KINDS: SimAnomalyKind[] = ['backwards', 'backwards', 'cross-backwards', 'jump', 'stall', 'gap', 'watchdog'];
 const CLOCKS: SimClock[] = ['tsc', 'kvmclock', 'sched_clock', 'monotonic'];
 
 export function simApi(k: Core) {
@@ -80,7 +81,7 @@ export function simApi(k: Core) {
     /** Clears every table (a new run). */
     simReset(): void {
       new Uint8Array(k.memoryBuffer, vcpus, 64 * VS_SIZE).fill(0);
-      new Uint8Array(k.memoryBuffer, guest, 256).fill(0);
+      new Uint8Array(k.memoryBuffer, guest, 512).fill(0);
       x.obsResetTick();
     },
     /** Writes what vCPU i's reads depend on (its last-read history is kept). */
@@ -132,6 +133,17 @@ export function simApi(k: Core) {
       w(GS.gap, g.gapNs);
       x.obsResetTick();
     },
+    /** The clocksource watchdog: whether tsc is watched, its margin, interval and the tsc mult/shift. */
+    simSetWatchdog(w: { on: boolean; marginNs: bigint; intervalNs: bigint; tscMult: number; tscShift: number; next: bigint }): void {
+      const dv = k.dv, s = (o: number, v: bigint) => dv.setBigUint64(guest + o, v, true);
+      s(GS.wdOn, w.on ? 1n : 0n);
+      s(GS.wdMd, w.marginNs);
+      s(GS.wdInterval, w.intervalNs);
+      s(GS.tscMult, BigInt(w.tscMult));
+      s(GS.tscShift, BigInt(w.tscShift));
+      s(GS.wdNext, w.next);
+      s(GS.wdCs, 0n); // the first round after any change re-initialises cs_last/wd_last
+    },
     /** The pvclock clamp: last_value and whether STABLE is trusted (valid_flags). */
     simSetClamp(lastValue: bigint, validFlags: number): void {
       k.dv.setBigUint64(state, lastValue, true);
@@ -167,10 +179,12 @@ export function simApi(k: Core) {
     simFlush(n: number): SimRecord[] {
       return decode(x.obsFlush(vcpus, n, anomalies, cap) >>> 0);
     },
-    /** The periodic reads over [from, to) every period; returns the anomalies and how many were dropped past the buffer. */
-    simObserve(n: number, from: bigint, to: bigint, period: bigint): { records: SimRecord[]; dropped: number } {
+    /** The periodic reads over [from, to) every period: the anomalies, how many were dropped past the buffer, and where it
+     *  stopped early for the guest to react (a watchdog verdict), if it did. */
+    simObserve(n: number, from: bigint, to: bigint, period: bigint): { records: SimRecord[]; dropped: number; stoppedAt: bigint | null } {
       const count = x.observe(vcpus, n, guest, from, to, period, anomalies, cap) >>> 0;
-      return { records: decode(count), dropped: Math.max(0, count - cap) };
+      const stop = k.dv.getBigUint64(guest + GS.stopAt, true);
+      return { records: decode(count), dropped: Math.max(0, count - cap), stoppedAt: stop === 0n ? null : stop };
     },
   };
 }

@@ -41,8 +41,8 @@ export class Guest {
   tscUnstable = false;
   clocksource: 'kvm-clock' | 'tsc' = 'tsc';
   tscKhz = 0;
-  tscReg = { mult: 0, shift: 0 };
-  kvmReg = { mult: 0, shift: 0 };
+  tscReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
+  kvmReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
   schedMode: 'kvmclock' | 'tsc' = 'kvmclock';
   schedStable = false;
   schedOffset = 0n;
@@ -184,6 +184,15 @@ export class Guest {
    */
   detect(records: SimRecord[]): void {
     for (const rec of records) {
+      if (rec.kind === 'watchdog') {
+        const cs = s64(rec.now), wd = s64(rec.prev);
+        this.printkAt(rec.vcpu, rec.t, this.port.read(rec.vcpu).schedClock,
+          `clocksource: timekeeping watchdog on CPU${rec.vcpu}: Marking clocksource 'tsc' as unstable because the skew is too large:`);
+        this.printkAt(rec.vcpu, rec.t, this.port.read(rec.vcpu).schedClock, `clocksource:                       'kvm-clock' wd_nsec: ${wd}`);
+        this.printkAt(rec.vcpu, rec.t, this.port.read(rec.vcpu).schedClock, `clocksource:                       'tsc' cs_nsec: ${cs}`);
+        this.markTscUnstable('clocksource watchdog');
+        continue;
+      }
       if (rec.kind !== 'gap') continue;
       const v = rec.vcpu;
       if (rec.t < this.touchedUntil[v]) continue; // pvclock_touch_watchdogs() after GUEST_STOPPED
@@ -218,6 +227,11 @@ export class Guest {
   /** KVMCLOCK_CTRL reached vCPU v: its next reads find GUEST_STOPPED and touch the watchdogs. */
   touch(v: number, until: bigint): void {
     this.touchedUntil[v] = until;
+  }
+
+  /** md: the two uncertainty margins since v5.14 (tsc 124 us + kvm-clock 124 us), WATCHDOG_THRESHOLD (62.5 ms) before. */
+  get watchdogMarginNs(): bigint {
+    return this.spec.logStyle === '6.x' ? BigInt(this.tscReg.uncertaintyMargin + this.kvmReg.uncertaintyMargin) : 62_500_000n;
   }
 
   /** Whether the guest trusts PVCLOCK_TSC_STABLE_BIT (pvclock_set_flags). */

@@ -112,6 +112,10 @@ export class Machine implements GuestPort {
       tkCycles: g.tk.cycles, tkNs: g.tk.ns, tkMaxRaw: g.spec.maxRawDelta ? (mask >> 1n) + (mask >> 2n) + (mask >> 3n) : 0n,
       slackNs: 1_000_000n, tickNs: g.tickNs, gapNs: 1_000_000_000n,
     });
+    // kvm-clock (no MUST_VERIFY) watches tsc while tsc is a candidate and not trusted by tsc=reliable
+    const watched = g.spec.kvmclock && !g.tscUnstable && !g.spec.tscReliable;
+    this.k.simSetWatchdog({ on: watched, marginNs: g.watchdogMarginNs, intervalNs: 500_000_000n,
+      tscMult: g.tscReg.mult, tscShift: g.tscReg.shift, next: this.t + 500_000_000n });
     this.k.simStateChanged(this.t, this.tickCpu());
   }
   /** The guest may have cleared GUEST_STOPPED in its pages: KVM keeps the guest's copy of that bit. */
@@ -126,24 +130,30 @@ export class Machine implements GuestPort {
   }
 
   private observeTo(tEnd: bigint): void {
-    const from = this.t > this.s.observe.from ? this.t : this.s.observe.from;
-    if (tEnd > from && this.vmRunning) {
+    for (;;) {
+      const from = this.t > this.s.observe.from ? this.t : this.s.observe.from;
+      if (!(tEnd > from && this.vmRunning)) break;
       const start = ((from + this.period - 1n) / this.period) * this.period;
-      if (tEnd > start) {
-        const n = this.kvm.vcpus.length;
-        const { records, dropped } = this.k.simObserve(n, start, tEnd, this.period);
-        this.reads += BigInt(this.kvm.vcpus.filter((v) => v.running).length) * ((tEnd - start + this.period - 1n) / this.period);
-        this.dropped += dropped;
-        this.guest.detect(records);
-        this.recordAnomalies(records);
-      }
+      if (!(tEnd > start)) break;
+      const n = this.kvm.vcpus.length;
+      const { records, dropped, stoppedAt } = this.k.simObserve(n, start, tEnd, this.period);
+      const until = stoppedAt ?? tEnd;
+      this.reads += BigInt(this.kvm.vcpus.filter((v) => v.running).length) * ((until - start + this.period - 1n) / this.period);
+      this.dropped += dropped;
+      this.recordAnomalies(records);
+      if (stoppedAt === null) { this.guest.detect(records); break; }
+      // the guest reacts at that instant (a watchdog verdict), then the reads go on
+      this.t = stoppedAt;
+      this.guest.detect(records);
+      this.syncAll();
+      this.t = stoppedAt + 1n;
     }
     if (tEnd > this.t) this.t = tEnd;
   }
 
   private recordAnomalies(records: SimRecord[]): void {
     for (const r of records) {
-      if (r.kind === 'gap') continue;
+      if (r.kind === 'gap' || r.kind === 'watchdog') continue; // the guest's detectors and watchdog act on these
       const type = r.kind === 'jump' ? 'time-jump' : r.kind === 'stall' ? 'time-stall' : 'time-backwards';
       const across = r.kind === 'cross-backwards';
       const last = this.anomalies.findLast((a) => a.type === type && a.clock === r.clock && a.vcpu === r.vcpu && !!a.across === across);
@@ -154,7 +164,8 @@ export class Machine implements GuestPort {
         last.size = type === 'time-stall' ? last.size + r.size : r.size > last.size ? r.size : last.size;
         continue;
       }
-      this.anomalies.push({ type, t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size, unit: 'ns', count: 1, ...(across ? { across } : {}) });
+      this.anomalies.push({ type, t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size, unit: r.clock === 'tsc' ? 'cycles' : 'ns', count: 1,
+        ...(across ? { across } : {}) });
     }
   }
 

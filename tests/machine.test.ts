@@ -1,0 +1,99 @@
+// The machine's mechanics, each from a small world whose outcome follows from
+// the kernel's rules: lockup detectors and GUEST_STOPPED, the clocksource
+// watchdog, host suspend, the TSC/TSC_ADJUST MSR rules.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseScenario, type ScenarioInput } from '../sim/scenario.js';
+import { Machine, runScenario } from '../sim/machine.js';
+
+const world = (over: Partial<ScenarioInput> & { events?: unknown[] }, guest: Record<string, unknown> = {}, host: Record<string, unknown> = {}) =>
+  parseScenario({
+    name: 'mech', until: '60s', observe: { period: '10ms' },
+    hosts: [{ name: 'h', tscKhz: 2_000_000, pcpus: 4, ...host }],
+    vm: { host: 'h', vcpus: 2, guest: { kernel: '6.8', ...guest } },
+    ...over,
+  } as ScenarioInput);
+const types = (r: ReturnType<typeof runScenario>) => r.anomalies.map((a) => a.type);
+
+test('a vCPU preempted 30 s without GUEST_STOPPED reports a soft lockup and an RCU stall; 10 s does not', () => {
+  const r = runScenario(world({ events: [{ at: '5s', do: 'preempt', vcpu: 1, duration: '30s' }] }));
+  const lockup = r.anomalies.find((a) => a.type === 'soft-lockup')!;
+  assert.is(lockup.vcpu, 1);
+  // 30 s of kvmclock between two watchdog samples, in 2^30-ns units (+-1 for flooring both ends)
+  const units = 30_000_000_000n >> 30n;
+  assert.ok(lockup.size >= units && lockup.size <= units + 1n, `${lockup.size}`);
+  assert.ok(r.log.some((l) => /^BUG: soft lockup - CPU#1 stuck for 2[78]s! \[swapper\/1:0\]$/.test(l.text)));
+  assert.ok(types(r).includes('rcu-stall'));
+  const short = runScenario(world({ events: [{ at: '5s', do: 'preempt', vcpu: 1, duration: '10s' }] }));
+  assert.not.ok(types(short).includes('soft-lockup'));
+});
+
+test('a hung task is reported after 120 s only when a D-state task waits', () => {
+  const ev = { until: '200s', events: [{ at: '5s', do: 'preempt', vcpu: 0, duration: '130s' }] };
+  assert.ok(types(runScenario(world(ev, { dStateTask: true }))).includes('hung-task'));
+  assert.not.ok(types(runScenario(world(ev))).includes('hung-task'));
+});
+
+test('stop/cont: kvmclock pauses (SET_CLOCK without REALTIME) and GUEST_STOPPED touches the watchdogs', () => {
+  const r = runScenario(world({ until: '100s', events: [{ at: '5s', do: 'stop' }, { at: '65s', do: 'cont' }] }));
+  assert.not.ok(types(r).some((t) => ['soft-lockup', 'rcu-stall', 'time-jump', 'time-backwards'].includes(t)), types(r).join());
+  const stall = r.anomalies.find((a) => a.type === 'time-stall' && a.clock === 'kvmclock')!;
+  assert.ok(stall.size >= 60_000_000_000n && stall.size < 60_010_000_000n, 'the guest lost the 60 s it was stopped');
+});
+
+test('the clocksource watchdog: tsc on a vCPU moved to a skewed pCPU, no masterclock, is marked unstable', () => {
+  // host on hpet: no masterclock, each page follows host time; pCPU 1's TSC is 1.5 ms ahead (3,000,000 cycles)
+  const w = world({ until: '5s', events: [{ at: '2s', do: 'move-vcpu', vcpu: 0, pcpu: 1 }] }, { invariantTsc: true },
+    { clocksource: 'hpet', skew: ['0', '3000000'] });
+  const r = runScenario(w);
+  const line = r.log.findIndex((l) => /timekeeping watchdog on CPU0: Marking clocksource 'tsc' as unstable because the skew is too large:/.test(l.text));
+  assert.ok(line >= 0, r.log.map((l) => l.text).join('\n'));
+  assert.match(r.log[line + 2].text, /'tsc' cs_nsec: \d+/);
+  const cs = BigInt(/cs_nsec: (\d+)/.exec(r.log[line + 2].text)![1]), wd = BigInt(/wd_nsec: (\d+)/.exec(r.log[line + 1].text)![1]);
+  assert.ok(cs - wd > 1_400_000n && cs - wd < 1_600_000n, `the skew is the 1.5 ms pCPU skew: ${cs - wd}`);
+  assert.ok(r.log.some((l) => l.text === 'tsc: Marking TSC unstable due to clocksource watchdog'));
+  assert.ok(r.log.some((l) => l.text === 'clocksource: Switched to clocksource kvm-clock' && l.t >= 2_000_000_000n));
+  // without the skew nothing happens; with tsc=reliable tsc is not watched
+  assert.not.ok(runScenario(world({ until: '5s', events: [{ at: '2s', do: 'move-vcpu', vcpu: 0, pcpu: 1 }] }, { invariantTsc: true }, { clocksource: 'hpet' }))
+    .log.some((l) => /watchdog/.test(l.text)));
+  assert.not.ok(runScenario(world({ until: '5s', events: [{ at: '2s', do: 'move-vcpu', vcpu: 0, pcpu: 1 }] }, { invariantTsc: true, tscReliable: true },
+    { clocksource: 'hpet', skew: ['0', '3000000'] })).log.some((l) => /watchdog/.test(l.text)));
+});
+
+test('host suspend with a TSC reset: KVM compensates every vCPU, gives up the masterclock for good, the guest TSC never goes back', () => {
+  const r = runScenario(world({ until: '30s', events: [{ at: '10s', do: 'host-suspend', host: 'h', duration: '5s', tsc: 'reset' }] }));
+  assert.ok(r.anomalies.some((a) => a.type === 'masterclock-off' && a.reason === 'host TSC went backwards across suspend'));
+  assert.not.ok(r.anomalies.some((a) => a.type === 'time-backwards'), JSON.stringify(r.anomalies, (_, v) => (typeof v === 'bigint' ? `${v}` : v)));
+  assert.is(r.measurements['kvm.masterclock'], 0n);
+});
+
+test('MSR rules: guest TSC writes move TSC_ADJUST, host writes do not; guest TSC_ADJUST writes move the offset, host ones do not', () => {
+  for (const rules of ['v4.x', 'modern'] as const) {
+    const m = new Machine(parseScenario({ name: 'msr', until: '1s', hosts: [{ name: 'h', tscKhz: 2_000_000 }], vm: { host: 'h', vcpus: 2, kvm: { rules } } }));
+    m.run();
+    const v = m.kvm.vcpus[1], t = m.t;
+    const tsc0 = m.kvm.readTsc(v, t);
+    const step = 3_000_000_000n; // 1.5 s at 2 GHz: outside v4.x's 1-second matching window
+    m.kvm.writeMsr(v, 'IA32_TSC', tsc0 + step, false, t);
+    assert.is(v.tscAdjust, step, `${rules}: a guest TSC write moves TSC_ADJUST`);
+    assert.is(m.kvm.readTsc(v, t), tsc0 + step);
+    m.kvm.writeMsr(v, 'IA32_TSC_ADJUST', step + 500_000n, false, t);       // guest: offset += 500,000
+    assert.is(m.kvm.readTsc(v, t), tsc0 + step + 500_000n, `${rules}: a guest TSC_ADJUST write moves the TSC`);
+    m.kvm.writeMsr(v, 'IA32_TSC_ADJUST', 0n, true, t);                     // host: value only
+    assert.is(v.tscAdjust, 0n);
+    assert.is(m.kvm.readTsc(v, t), tsc0 + step + 500_000n, `${rules}: a host TSC_ADJUST write leaves the TSC`);
+    m.kvm.writeMsr(v, 'IA32_TSC', 42n, true, t);                           // host: synchronize, TSC_ADJUST untouched
+    assert.is(v.tscAdjust, 0n, `${rules}: a host TSC write leaves TSC_ADJUST`);
+  }
+});
+
+test('v4.x treats a guest TSC write within 1 s of the expected value as a sync attempt: it snaps back to the generation offset', () => {
+  const m = new Machine(parseScenario({ name: 'snap', until: '1s', hosts: [{ name: 'h', tscKhz: 2_000_000 }], vm: { host: 'h', vcpus: 2, kvm: { rules: 'v4.x' } } }));
+  m.run();
+  const v = m.kvm.vcpus[1], t = m.t, tsc0 = m.kvm.readTsc(v, t);
+  m.kvm.writeMsr(v, 'IA32_TSC', tsc0 + 1_000_000n, false, t);
+  assert.is(m.kvm.readTsc(v, t), tsc0, 'matched: cur_tsc_offset is reused');
+  assert.is(v.tscAdjust, 0n);
+});
+
+test.run();
