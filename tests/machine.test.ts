@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { parseScenario, type ScenarioInput } from '../sim/scenario.js';
 import { Machine, runScenario } from '../sim/machine.js';
 
-const world = (over: Partial<ScenarioInput> & { events?: unknown[] }, guest: Record<string, unknown> = {}, host: Record<string, unknown> = {}) =>
+const world = (over: Record<string, unknown>, guest: Record<string, unknown> = {}, host: Record<string, unknown> = {}) =>
   parseScenario({
     name: 'mech', until: '60s', observe: { period: '10ms' },
     hosts: [{ name: 'h', tscKhz: 2_000_000, pcpus: 4, ...host }],
