@@ -257,7 +257,7 @@ export function obsRead(vcpus: usize, i: u32, guest: usize, t: u64): usize {
 
 /**
  * Reads every online, running vCPU at tStart + k*period (vCPU i staggered by
- * i*period/n) for tStart <= t < tEnd. Records anomalies at `out` (up to cap;
+ * i*period/n) for max(tStart, tMin) <= t < tEnd (tMin resumes a round midway). Records anomalies at `out` (up to cap;
  * returns how many occurred). The state tables are updated in place.
  * The timekeeper ticks on vCPU slot GS_TICK_CPU every TICK_NSEC of real time: at each
  * tick cycle_last is that CPU's clocksource reading, and CLOCK_MONOTONIC
@@ -265,7 +265,7 @@ export function obsRead(vcpus: usize, i: u32, guest: usize, t: u64): usize {
  * per-tick accumulation of xtime_nsec is).
  */
 export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u64, period: u64,
-                        out: usize, cap: u32): u32 {
+                        out: usize, cap: u32, tMin: u64): u32 {
   let found: u32 = 0;
   store<u64>(guest + GS_STOP_AT, 0);
   if (n == 0 || period == 0 || tEnd <= tStart) return 0;
@@ -278,7 +278,7 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
       const flags = load<u64>(vs + VS_FLAGS);
       if ((flags & 3) != 3) continue;
       const t = base + <u64>i * stagger;
-      if (t >= tEnd) continue;
+      if (t >= tEnd || t < tMin) continue;
       readAt(vcpus, i, guest, t, flags);
       const g = load<u64>(rd), k = load<u64>(rd, 8), s = load<u64>(rd, 16), m = load<u64>(rd, 24);
       const lastT = load<u64>(vs + VS_LAST_T);

@@ -179,10 +179,10 @@ export function simApi(k: Core) {
     simFlush(n: number): SimRecord[] {
       return decode(x.obsFlush(vcpus, n, anomalies, cap) >>> 0);
     },
-    /** The periodic reads over [from, to) every period: the anomalies, how many were dropped past the buffer, and where it
+    /** The periodic reads over [from, to) every period (none before notBefore): the anomalies, how many were dropped past the buffer, and where it
      *  stopped early for the guest to react (a watchdog verdict), if it did. */
-    simObserve(n: number, from: bigint, to: bigint, period: bigint): { records: SimRecord[]; dropped: number; stoppedAt: bigint | null } {
-      const count = x.observe(vcpus, n, guest, from, to, period, anomalies, cap) >>> 0;
+    simObserve(n: number, from: bigint, to: bigint, period: bigint, notBefore = 0n): { records: SimRecord[]; dropped: number; stoppedAt: bigint | null } {
+      const count = x.observe(vcpus, n, guest, from, to, period, anomalies, cap, notBefore) >>> 0;
       const stop = k.dv.getBigUint64(guest + GS.stopAt, true);
       return { records: decode(count), dropped: Math.max(0, count - cap), stoppedAt: stop === 0n ? null : stop };
     },

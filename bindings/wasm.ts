@@ -55,7 +55,7 @@ export interface KernelExports {
   checkTscWarp(cfg: number, out: number): number;
   sweep(kind: number, seed: bigint, count: number): number;
   simVcpusPtr(): number; simGuestPtr(): number; simAnomaliesPtr(): number; simAnomalyCap(): number;
-  observe(vcpus: number, n: number, guest: number, tStart: bigint, tEnd: bigint, period: bigint, out: number, cap: number): number;
+  observe(vcpus: number, n: number, guest: number, tStart: bigint, tEnd: bigint, period: bigint, out: number, cap: number, tMin: bigint): number;
   obsRead(vcpus: number, i: number, guest: number, t: bigint): number;
   obsResetTick(): void;
   obsFlush(vcpus: number, n: number, out: number, cap: number): number;

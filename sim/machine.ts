@@ -130,13 +130,14 @@ export class Machine implements GuestPort {
   }
 
   private observeTo(tEnd: bigint): void {
+    let resume = 0n; // after an early stop: the round goes on from the next vCPU
     for (;;) {
       const from = this.t > this.s.observe.from ? this.t : this.s.observe.from;
       if (!(tEnd > from && this.vmRunning)) break;
-      const start = ((from + this.period - 1n) / this.period) * this.period;
+      const start = resume ? (resume / this.period) * this.period : ((from + this.period - 1n) / this.period) * this.period;
       if (!(tEnd > start)) break;
       const n = this.kvm.vcpus.length;
-      const { records, dropped, stoppedAt } = this.k.simObserve(n, start, tEnd, this.period);
+      const { records, dropped, stoppedAt } = this.k.simObserve(n, start, tEnd, this.period, resume);
       const until = stoppedAt ?? tEnd;
       this.reads += BigInt(this.kvm.vcpus.filter((v) => v.running).length) * ((until - start + this.period - 1n) / this.period);
       this.dropped += dropped;
@@ -147,6 +148,7 @@ export class Machine implements GuestPort {
       this.guest.detect(records);
       this.syncAll();
       this.t = stoppedAt + 1n;
+      resume = this.t;
     }
     if (tEnd > this.t) this.t = tEnd;
   }
