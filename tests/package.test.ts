@@ -37,6 +37,13 @@ test('the oracle is importable as tsclab/oracle', () => {
   assert.is(out.trim(), String(0xcccccccc));
 });
 
+test('the simulation is importable as tsclab/sim and replays a seed in plain Node', () => {
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e',
+    "import('tsclab/sim').then(m => console.log(m.summarize(m.runScenario(m.loadBuiltin('seed-003-unify-tsc-logic')))))"],
+  { cwd: root, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  assert.is(out.trim(), 'time-stall x4');
+});
+
 test('the .wasm loads with @assemblyscript/loader too', () => {
   const { exports } = instantiateSync(readFileSync(new URL('../build/tsclab.wasm', import.meta.url)), {}) as
     unknown as { exports: { kvmScaleTsc(t: bigint, r: bigint, f: number): bigint } };

@@ -69,4 +69,21 @@ test('merge patch (RFC 7386) and the built-in scenarios with every fix', () => {
   assert.throws(() => loadBuiltin('nope'), /no built-in scenario "nope"/);
 });
 
+
+test('every JSON example in docs/scenario-format.md is valid', async () => {
+  const { readFileSync } = await import('node:fs');
+  const doc = readFileSync(new URL('../docs/scenario-format.md', import.meta.url), 'utf8');
+  const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
+  assert.ok(blocks.length >= 12);
+  const world = JSON.parse(blocks[0]);
+  parseScenario(world);
+  const b = { name: 'b', tscKhz: 3_000_000, pcpus: 8 };
+  for (const text of blocks.slice(1)) {
+    const value = JSON.parse(text.trim().startsWith('"fixes"') ? `{${text}}` : text);
+    if ('fixes' in value) { parseScenario({ ...world, fixes: value.fixes }); continue; }
+    const until = '6000000s';
+    parseScenario({ ...world, until, hosts: [...world.hosts, b], events: [value] }, `docs example ${value.do}`);
+  }
+});
+
 test.run();
