@@ -87,6 +87,19 @@ test('MSR rules: guest TSC writes move TSC_ADJUST, host writes do not; guest TSC
   }
 });
 
+test('under STABLE, a stale page after a guest TSC_ADJUST write (v4.x) puts the other vCPUs behind it: backwards across vCPUs', () => {
+  const w = (rules: string) => world({ until: '3s', vm: { host: 'h', vcpus: 2, kvm: { rules }, guest: { kernel: '4.9' } },
+    events: [{ at: '1s', do: 'wrmsr', vcpu: 1, msr: 'IA32_TSC_ADJUST', value: '1000000000' }] });
+  const r = runScenario(w('v4.x'));
+  // 10^9 cycles at 2 GHz: vCPU 1's kvmclock runs 0.5 s ahead, without the clamp to hide it
+  const jump = r.anomalies.find((a) => a.type === 'time-jump' && a.clock === 'kvmclock' && a.vcpu === 1)!;
+  assert.ok(jump.size > 499_000_000n && jump.size < 501_000_000n, `${jump.size}`);
+  const across = r.anomalies.find((a) => a.type === 'time-backwards' && a.across && a.vcpu === 0)!;
+  assert.ok(across && across.size > 490_000_000n && across.size < 510_000_000n, JSON.stringify(r.anomalies, (_, v) => (typeof v === 'bigint' ? `${v}` : v)));
+  // recent KVM refreshes the page on that write: nothing goes backwards
+  assert.not.ok(runScenario(w('v5.x')).anomalies.some((a) => a.type === 'time-backwards'));
+});
+
 test('v4.x treats a guest TSC write within 1 s of the expected value as a sync attempt: it snaps back to the generation offset', () => {
   const m = new Machine(parseScenario({ name: 'snap', until: '1s', hosts: [{ name: 'h', tscKhz: 2_000_000 }], vm: { host: 'h', vcpus: 2, kvm: { rules: 'v4.x' } } }));
   m.run();
