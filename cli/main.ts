@@ -1,13 +1,13 @@
 #!/usr/bin/env node
-// The tsclab command. `tsclab start` (what `npm start` runs) checks the
-// kernel against real dmesg lines and replays every built-in seed scenario
-// with its fixes; `tsclab tour` prints the kernel tour; `tsclab list` names the
-// built-ins; `tsclab run NAME [--fix FIX]` replays one and prints its log.
+// The tsclab command: start (what `npm start` runs), run, list, calc, tour.
+import { Command, CommanderError } from 'commander';
 import * as t from '../bindings/index.js';
 import { builtinNames, loadBuiltin } from '../sim/scenarios.js';
 import { runScenario } from '../sim/machine.js';
 import { healthy, renderLog, summarize, HARMFUL } from '../sim/summary.js';
-import { ScenarioError } from '../sim/scenario.js';
+import { calcCommand } from './calc.js';
+import { loadScenarioArg } from './scenario-arg.js';
+import { bold, dim, green, red, report, toJson, yellow, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
 
 const mask64 = t.clocksourceMask(64);
 
@@ -21,22 +21,39 @@ const realLines: [string, () => string][] = [
     () => t.formatClocksourceLine('refined-jiffies', 0xffffffffn, t.clocksourceRegisterRefinedJiffies(250))],
 ];
 
-/** cycles / hz as a decimal string with 3 places, in integers only. */
-function seconds(cycles: bigint, hz: bigint): string {
-  const ms = (cycles * 1000n) / hz;
-  return `${ms / 1000n}.${(ms % 1000n).toString().padStart(3, '0')}`;
-}
-
 function kernelCheck(out: string[]): number {
   let bad = 0;
   for (const [want, make] of realLines) {
     const got = make();
     if (got !== want) bad++;
-    out.push(`  ${got === want ? 'ok  ' : 'DIFF'} ${got}`);
+    out.push(`  ${got === want ? green('ok  ') : red('DIFF')} ${got}`);
   }
   const sweep = t.sweepKernel('mulU64U64Shr', 1n, 1_000_000);
   out.push(`  in-Wasm sweep, 10^6 mul_u64_u64_shr cases vs a 16-bit-limb reference: ${sweep.mismatches} mismatches`);
   return bad + sweep.mismatches;
+}
+
+const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+/** Check the kernel, then replay every built-in scenario and each fix: what went wrong, what cured it. */
+function start(): number {
+  const out: string[] = [bold(`tsclab: kernel (${t.simd ? 'SIMD' : 'scalar'} Wasm) checked against real dmesg lines`)];
+  let bad = kernelCheck(out);
+  out.push('', bold('Seed incidents, replayed from their parameters:'), '');
+  for (const name of builtinNames()) {
+    const s = loadBuiltin(name);
+    const r = runScenario(s);
+    if (healthy(r)) bad++; // a seed that shows nothing is a broken replay
+    out.push(`  ${bold(name)}`, `    went wrong: ${yellow(summarize(r))}`);
+    for (const f of s.fixes) {
+      const fr = runScenario(loadBuiltin(name, f.name));
+      const harmful = fr.anomalies.filter((a) => HARMFUL.has(a.type));
+      out.push(`    fix ${pad(`"${f.name}"`, 30)} ${harmful.length ? red(`not cured: ${summarize({ ...fr, anomalies: harmful })}`) : green('cured')}`);
+    }
+  }
+  out.push('', dim('Replay one with its log: npx tsclab run <scenario> [--fix <name>]'));
+  console.log(out.join('\n'));
+  return bad ? EXIT_ANOMALIES : EXIT_OK;
 }
 
 function tour(): number {
@@ -46,71 +63,61 @@ function tour(): number {
   out.push(`  kvm_get_time_scale(1e9, 2.5e9): shift ${ts.shift}, mul 0x${ts.mul.toString(16)}`);
   const ratio = t.kvmTscScalingRatio(3_000_000, 2_500_000, 48);
   out.push(`  VMX ratio 2.5 -> 3 GHz: ${ratio}; scales 2.5e9 host cycles to ${t.kvmScaleTsc(2_500_000_000n, ratio)}`);
-  const warp = 13_266_090_348_023_396n;
-  const w = t.checkTscWarp({ cpus: [{ offset: warp }, {}], tscKhz: 2_500_000, seed: 1n });
-  out.push(`  check_tsc_warp, a TSC at 0 beside one at ${warp}: max_warp ${w.maxWarp} cycles ` +
-    `(${seconds(w.maxWarp, 2_500_000_000n)} s at 2.5 GHz), ${w.reads} reads`);
+  const w = t.checkTscWarp({ cpus: [{ offset: 13_266_090_348_023_396n }, {}], tscKhz: 2_500_000, seed: 1n });
+  out.push(`  check_tsc_warp, a TSC at 0 beside one at 13266090348023396: max_warp ${w.maxWarp} cycles, ${w.reads} reads`);
   console.log(out.join('\n'));
-  return bad ? 1 : 0;
+  return bad ? EXIT_ANOMALIES : EXIT_OK;
 }
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-
-/** Replays every built-in scenario and each of its fixes: what went wrong, what cured it. */
-function start(): number {
-  const out: string[] = [`tsclab: kernel (${t.simd ? 'SIMD' : 'scalar'} Wasm) checked against real dmesg lines`];
-  let bad = kernelCheck(out);
-  out.push('', 'Seed incidents, replayed from their parameters:', '');
-  for (const name of builtinNames()) {
-    const s = loadBuiltin(name);
-    const r = runScenario(s);
-    if (healthy(r)) bad++; // a seed that shows nothing is a broken replay
-    out.push(`  ${name}`, `    went wrong: ${summarize(r)}`);
-    for (const f of s.fixes) {
-      const fr = runScenario(loadBuiltin(name, f.name));
-      const harmful = fr.anomalies.filter((a) => HARMFUL.has(a.type));
-      out.push(`    fix ${pad(`"${f.name}"`, 30)} ${harmful.length ? `not cured: ${summarize({ ...fr, anomalies: harmful })}` : 'cured'}`);
+function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean }): number {
+  const s = loadScenarioArg(arg, o.fix);
+  const r = runScenario(s);
+  if (o.json) {
+    console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats }));
+  } else {
+    console.log(renderLog(r.log).join('\n'));
+    console.log(`\n${bold(`${r.anomalies.length} anomalies`)}: ${r.anomalies.length ? yellow(summarize(r)) : green('none')}`);
+    for (const a of r.anomalies) {
+      const where = [a.vcpu !== undefined ? `vCPU ${a.vcpu}` : '', a.clock ?? '', a.across ? 'across vCPUs' : ''].filter(Boolean).join(', ');
+      console.log(`  ${pad(a.type, 22)} t=${a.t} ns${where ? ` (${where})` : ''} size ${a.size} ${a.unit}${a.count > 1 ? ` x${a.count}` : ''}${a.reason ? ` -- ${a.reason}` : ''}`);
     }
   }
-  out.push('', 'Replay one with its log: npx tsclab run <scenario> [--fix <name>]');
-  console.log(out.join('\n'));
-  return bad ? 1 : 0;
+  return o.failOnAnomalies && !healthy(r) ? EXIT_ANOMALIES : EXIT_OK;
 }
 
-function run(args: string[]): number {
-  const name = args[0];
-  if (!name) { console.error('tsclab run: name a built-in scenario (tsclab list)'); return 2; }
-  const i = args.indexOf('--fix');
-  const fix = i >= 0 ? args[i + 1] : undefined;
-  const r = runScenario(loadBuiltin(name, fix));
-  console.log(renderLog(r.log).join('\n'));
-  console.log(`\n${r.anomalies.length} anomalies: ${summarize(r)}`);
-  return 0;
+export function program(): Command {
+  const p = new Command('tsclab')
+    .description('the Linux/KVM timekeeping formulas in Wasm, and a simulation of host, KVM, guest Linux and VMM')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let code = EXIT_OK;
+  p.command('start').description('check the kernel against real dmesg lines and replay every seed incident with its fixes')
+    .action(() => { code = start(); });
+  p.command('tour').description('what the kernel computes for a few real machines').action(() => { code = tour(); });
+  p.command('list').description('the built-in scenarios, one line each').option('--json', 'print JSON')
+    .action((o: { json?: boolean }) => {
+      const rows = builtinNames().map((n) => { const s = loadBuiltin(n); return { name: n, description: s.description, fixes: s.fixes.map((f) => f.name) }; });
+      console.log(o.json ? toJson(rows) : rows.map((r) => `${pad(r.name, 30)} ${r.description.split('. ')[0]}.`).join('\n'));
+    });
+  p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name').description('replay a scenario: the guest log and the anomalies')
+    .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements}')
+    .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
+    .action((arg: string, o) => { code = run(arg, o); });
+  p.addCommand(calcCommand());
+  p.hook('postAction', () => { process.exitCode = code; });
+  return p;
 }
 
-function main(argv: string[]): number {
-  const [cmd = 'start', ...rest] = argv;
+function main(argv: string[]): void {
   try {
-    switch (cmd) {
-      case 'start': return start();
-      case 'tour': return tour();
-      case 'list': for (const n of builtinNames()) console.log(`${n}  ${loadBuiltin(n).description.split('. ')[0]}.`); return 0;
-      case 'run': return run(rest);
-      case '--help': case '-h': case 'help':
-        console.log(['usage: tsclab <command>', '  start                 check the kernel and replay every seed incident with its fixes',
-          '  tour                  what the kernel computes for real machines', '  list                  the built-in scenarios',
-          '  run NAME [--fix FIX]  replay one built-in scenario and print its log'].join('\n'));
-        return 0;
-      default:
-        console.error(`tsclab: unknown command '${cmd}' (try: tsclab --help)`);
-        return 2;
-    }
+    program().parse(argv, { from: 'user' });
   } catch (e) {
-    if (e instanceof ScenarioError || (e instanceof Error && e.message.startsWith('tsclab'))) { console.error(e.message); return 2; }
-    throw e;
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT; // --help, --version: 0; usage errors: 2
+      return;
+    }
+    process.exitCode = report(e);
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2));
