@@ -6,8 +6,10 @@ import { builtinNames, loadBuiltin } from '../sim/scenarios.js';
 import { runScenario } from '../sim/machine.js';
 import { healthy, renderLog, summarize, HARMFUL } from '../sim/summary.js';
 import { calcCommand } from './calc.js';
+import { analyzeDmesg } from '../sim/dmesg.js';
+import { readFileSync } from 'node:fs';
 import { loadScenarioArg } from './scenario-arg.js';
-import { bold, dim, green, red, report, toJson, yellow, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
+import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
 
 const mask64 = t.clocksourceMask(64);
 
@@ -104,6 +106,24 @@ export function program(): Command {
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
     .action((arg: string, o) => { code = run(arg, o); });
   p.addCommand(calcCommand());
+  p.command('dmesg').argument('<file>', 'a Linux boot log, or - for standard input')
+    .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations, watchdog, TSC ADJUST, sched_clock)')
+    .option('--json', 'print {findings, tscKhz, hz, summary}').option('--all', 'also list the lines that match')
+    .action((file: string, o: { json?: boolean; all?: boolean }) => {
+      let text: string;
+      try { text = readFileSync(file === '-' ? 0 : file, 'utf8'); } catch (e) { throw new UsageError(`cannot read ${file}: ${(e as Error).message}`); }
+      const r = analyzeDmesg(text, t.kernel);
+      if (o.json) { console.log(toJson(r)); code = r.summary.mismatch || r.summary.malformed ? EXIT_ANOMALIES : EXIT_OK; return; }
+      for (const f of r.findings) {
+        if (f.verdict === 'match' && !o.all) continue;
+        const tag = f.verdict === 'match' ? green('match   ') : f.verdict === 'mismatch' ? red('MISMATCH') : f.verdict === 'malformed' ? red('MALFORMD') : yellow(pad(f.verdict, 8));
+        console.log(`${dim(`line ${String(f.line).padStart(5)}`)} ${tag} ${f.text}${f.expected ? `\n               expected: ${f.expected}` : ''}${f.scenario ? dim(`\n               reproduce: npx tsclab run ${f.scenario}`) : ''}`);
+      }
+      const s = r.summary;
+      console.log(`${s.recognised} timekeeping lines recognised: ${s.match} match, ${s.mismatch} mismatch, ${s.malformed} malformed` +
+        `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}`);
+      code = s.mismatch || s.malformed ? EXIT_ANOMALIES : EXIT_OK;
+    });
   p.hook('postAction', () => { process.exitCode = code; });
   return p;
 }

@@ -63,6 +63,16 @@ test('run: the log, --json with stable fields, --fail-on-anomalies exits 1 only 
   assert.is(tsclab('run', 'seed-003-unify-tsc-logic', '--fix', 'catch-up', '--fail-on-anomalies').code, 0);
 });
 
+test('dmesg: reads a file or stdin; exit 1 on a mismatch, 2 on a file it cannot read', () => {
+  const good = '[    0.000000] clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns\n';
+  const run = (input: string) => spawnSync(process.execPath, [cli, 'dmesg', '-'], { input, encoding: 'utf8' });
+  assert.is(run(good).status, 0);
+  const bad = run(good.replace('881590591483', '881590591484'));
+  assert.is(bad.status, 1);
+  assert.match(bad.stdout, /MISMATCH clocksource kvm-clock/);
+  assert.is(tsclab('dmesg', '/nonexistent/boot.log').code, 2);
+});
+
 test('list names the built-ins; start replays them all', () => {
   const names = tsclab('list', '--json');
   assert.equal(JSON.parse(names.out).map((r: { name: string }) => r.name),

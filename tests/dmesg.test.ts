@@ -1,0 +1,86 @@
+// tsclab dmesg on a boot log: the clocksource lines are ones real kernels
+// printed; the watchdog block's figures are computed here with the BigInt
+// oracle (not the Wasm kernel the analyser uses).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { kernel } from '../bindings/index.js';
+import * as o from '../oracle/index.js';
+import { analyzeDmesg } from '../sim/dmesg.js';
+
+const hex = (v: bigint) => v.toString(16);
+// a watchdog block: tsc (2596.142 MHz) against hpet (14.318180 MHz) over ~0.5 s with a 2 ms skew
+const tscReg = o.clocksourceRegisterKhz(2_596_142n, o.U64), hpetReg = o.clocksourceRegisterHz(14_318_180n, 0xffffffffn);
+const wdLast = 0x39ae1a48n, wdNow = wdLast + 7_159_090n;                  // 0.5 s of HPET
+const csLast = 0x2a4b1f8bb4en, csNow = csLast + 1_303_263_284n;           // ~0.502 s of TSC
+const wdNsec = o.clocksourceCyc2ns(wdNow - wdLast, hpetReg.mult, hpetReg.shift);
+const csNsec = o.mulU64U32Shr(csNow - csLast, tscReg.mult, tscReg.shift);
+
+const log = `
+[    0.000000] Linux version 5.14.0 (mockbuild@x86-vm) (gcc) #1 SMP
+[    0.000000] tsc: Detected 2596.142 MHz processor
+[    0.000000] clocksource: refined-jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 7645519600211568 ns
+[    0.000000] clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns
+[    0.000000] clocksource: tsc-early: mask: 0xffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns
+[    0.120000] clocksource: jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 7645041785100000 ns
+[    0.520000] hpet0: 3 comparators, 64-bit 14.318180 MHz counter
+[    0.530000] clocksource: hpet: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 133484873504 ns
+[    0.612345] clocksource: acpi_pm: mask: 0xffffff max_cycles: 0xffffff, max_idle_ns: 2085701024 ns
+[    0.700000] sched_clock: Marking stable (701234567, -16655)->(702110123, -892211)
+[    1.234567] clocksource: tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns
+[    1.300000] clocksource tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54919, max_idle_ns: 440795222839 ns
+[    1.400000] some driver: unrelated line 0x1234
+[ 5180237.260313] smpboot: Booting Node 0 Processor 2 APIC 0x2
+[10360474.550626] TSC ADJUST compensate: CPU2 observed 13266090348023583 warp. Adjust: 13266090348023583
+[10360480.000000] clocksource: timekeeping watchdog on CPU1: Marking clocksource 'tsc' as unstable because the skew is too large:
+[10360480.000000] clocksource:                       'hpet' wd_nsec: ${wdNsec} wd_now: ${hex(wdNow)} wd_last: ${hex(wdLast)} mask: ffffffff
+[10360480.000000] clocksource:                       'tsc' cs_nsec: ${csNsec} cs_now: ${hex(csNow)} cs_last: ${hex(csLast)} mask: ffffffffffffffff
+[10360481.000000] TSC ADJUST compensate: CPU3 observed 12x4 warp. Adjust: 5
+`;
+const r = analyzeDmesg(log, kernel);
+const at = (n: number) => r.findings.filter((f) => f.line === n);
+
+test('every real clocksource line recomputes from the rates the log states; HZ inferred', () => {
+  for (const line of [4, 5, 6, 7, 9, 10, 12]) assert.is(at(line)[0]?.verdict, 'match', `line ${line}: ${at(line)[0]?.text}`);
+  assert.is(r.hz, 250);
+  assert.is(r.tscKhz, 2_596_142);
+});
+
+test('a changed digit is a mismatch with the expected line; the 4.0-era "clocksource NAME:" wording is read', () => {
+  const f = at(13)[0];
+  assert.is(f.verdict, 'mismatch');
+  assert.is(f.expected, 'clocksource: tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns');
+});
+
+test('sched_clock: Marking stable (a, b)->(c, d) checks a + b - c = d', () => {
+  assert.is(at(11)[0].verdict, 'match');
+  const bad = analyzeDmesg('[ 0.7] sched_clock: Marking stable (1, 2)->(3, 4)', kernel).findings[0];
+  assert.is(bad.verdict, 'mismatch');
+  assert.is(bad.expected, '0');
+});
+
+test('TSC ADJUST compensate: the warp in seconds at the log\'s TSC rate, related to the timestamp jump', () => {
+  const f = at(16)[0];
+  // 13266090348023583 cycles at 2596142 kHz
+  const secs = (13_266_090_348_023_583n * 1_000_000n) / 2_596_142n / 1_000_000_000n;
+  assert.ok(f.text.includes(`= ${secs}.`), f.text);
+  assert.match(f.text, /the timestamps leapt by the warp/);
+  assert.is(f.scenario, 'seed-000-tsc-adjust-hotplug');
+});
+
+test('the watchdog block: cs_nsec and wd_nsec recompute; skew against the margins', () => {
+  const f = at(17)[0];
+  assert.is(f.verdict, 'match', f.text);
+  const skew = csNsec - wdNsec;
+  assert.ok(f.text.includes(`skew ${skew} ns against a margin of ${BigInt(tscReg.uncertaintyMargin + hpetReg.uncertaintyMargin)} ns`), f.text);
+  const wrong = analyzeDmesg(log.replace(`cs_nsec: ${csNsec}`, `cs_nsec: ${csNsec + 1n}`), kernel).findings.find((x) => x.kind === 'watchdog')!;
+  assert.is(wrong.verdict, 'mismatch');
+});
+
+test('a malformed number on a recognised line is reported, not thrown; other lines are skipped', () => {
+  assert.is(at(20)[0].verdict, 'malformed');
+  assert.is(at(14).length, 0);
+  assert.is(r.summary.malformed, 1);
+  assert.not.throws(() => analyzeDmesg('\u0000garbage\n[abc] clocksource: x: mask: 0xq max_cycles: 0x1, max_idle_ns: 1 ns\n', kernel));
+});
+
+test.run();
