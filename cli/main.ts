@@ -7,6 +7,8 @@ import { runScenario } from '../sim/machine.js';
 import { healthy, renderLog, summarize, HARMFUL } from '../sim/summary.js';
 import { calcCommand } from './calc.js';
 import { analyzeDmesg } from '../sim/dmesg.js';
+import { runTraced, renderReport } from '../sim/report.js';
+import { writeFileSync, renameSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { loadScenarioArg } from './scenario-arg.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
@@ -106,6 +108,16 @@ export function program(): Command {
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
     .action((arg: string, o) => { code = run(arg, o); });
   p.addCommand(calcCommand());
+  p.command('report').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
+    .description('a self-contained HTML page: each vCPU\'s clocks minus real time, events and anomalies marked')
+    .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')
+    .action((arg: string, o: { output: string; fix?: string }) => {
+      const s = loadScenarioArg(arg, o.fix);
+      const html = renderReport(s, runTraced(s));
+      const tmp = `${o.output}.tmp-${process.pid}`;
+      try { writeFileSync(tmp, html); renameSync(tmp, o.output); } catch (e) { throw new UsageError(`cannot write ${o.output}: ${(e as Error).message}`); }
+      console.log(`wrote ${o.output} (${html.length} bytes)`);
+    });
   p.command('dmesg').argument('<file>', 'a Linux boot log, or - for standard input')
     .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations, watchdog, TSC ADJUST, sched_clock)')
     .option('--json', 'print {findings, tscKhz, hz, summary}').option('--all', 'also list the lines that match')

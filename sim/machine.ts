@@ -40,6 +40,10 @@ export class Machine implements GuestPort {
   private dropped = 0;
   private rng: bigint;
 
+  /** With tracing on: each vCPU's last-read clocks every `traceEvery` of real time (from the run's own reads). */
+  readonly trace: { t: bigint; vcpu: number; tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint }[] = [];
+  traceEvery: bigint | null = null;
+
   constructor(readonly s: Scenario, kernel?: Kernel) {
     this.k = kernel ?? (shared ??= createKernel());
     this.k.simReset();
@@ -151,6 +155,22 @@ export class Machine implements GuestPort {
       resume = this.t;
     }
     if (tEnd > this.t) this.t = tEnd;
+  }
+
+  /** observeTo, in steps of traceEvery when tracing, noting each vCPU's last reads after each step. */
+  private observeTraced(tEnd: bigint): void {
+    if (this.traceEvery === null) { this.observeTo(tEnd); return; }
+    const note = () => this.kvm.vcpus.forEach((_, i) => {
+      const l = this.k.simLast(i);
+      const last = this.trace.findLast((p) => p.vcpu === i);
+      if (l.t !== 0n && (!last || last.t !== l.t)) this.trace.push({ t: l.t, vcpu: i, tsc: l.tsc, kvmclock: l.kvmclock, schedClock: l.schedClock, monotonic: l.monotonic });
+    });
+    // steps of whole read periods, on the period grid: the reads are exactly those of an untraced run
+    const from = this.t > this.s.observe.from ? this.t : this.s.observe.from;
+    const step = this.traceEvery > this.period ? (this.traceEvery / this.period) * this.period : this.period;
+    for (let c = (from / this.period + 1n) * this.period + step; c < tEnd; c += step) { this.observeTo(c); note(); }
+    this.observeTo(tEnd);
+    note();
   }
 
   private recordAnomalies(records: SimRecord[]): void {
@@ -304,14 +324,14 @@ export class Machine implements GuestPort {
     }
     while (this.queue.length && this.queue[0].t <= this.s.until) {
       const next = this.queue.shift()!;
-      this.observeTo(next.t);
+      this.observeTraced(next.t);
       this.pullPageFlags();
       next.run();
       this.events++;
       this.drainKvm();
       this.syncAll();
     }
-    this.observeTo(this.s.until);
+    this.observeTraced(this.s.until);
     this.recordAnomalies(this.k.simFlush(this.kvm.vcpus.length));
     this.measure('kvm.masterclock', this.kvm.useMasterClock ? 1n : 0n);
     this.measure('kvm.stableBit', this.kvm.stableBit() ? 1n : 0n);

@@ -1,0 +1,66 @@
+// tsclab report: the page renders in headless Chromium (Debian's chromium;
+// .ci/run installs it where missing) and shows the expected markers.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const find = () => ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+// the test set-up installs Debian's chromium where it is missing and it can (root with apt-get)
+if (!find() && process.getuid?.() === 0 && existsSync('/usr/bin/apt-get')) {
+  console.log('installing Debian\'s chromium for the report test ...');
+  spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium'], { stdio: 'ignore', timeout: 600_000 });
+}
+const chromium = find();
+const dir = mkdtempSync(join(tmpdir(), 'tsclab-report-'));
+
+function render(file: string): string {
+  const r = spawnSync(chromium!, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${join(dir, 'profile')}`,
+    '--virtual-time-budget=2000', '--dump-dom', `file://${file}`], { encoding: 'utf8', timeout: 60_000 });
+  return r.stdout;
+}
+
+test('report writes one self-contained page: inline SVG, no external resources', () => {
+  const out = join(dir, 'seed-002.html');
+  const r = spawnSync(process.execPath, [cli, 'report', 'seed-002-precise-migration', '-o', out], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  const html = readFileSync(out, 'utf8');
+  assert.match(html, /<svg /);
+  assert.not.match(html, /(src|href)="(https?:)?\/\//, 'nothing fetched from elsewhere');
+  // 3 timeline events, 2 vCPU panels, each vCPU's stall markers
+  assert.is((html.match(/<g class="event"/g) ?? []).length, 3);
+  assert.is((html.match(/<g class="vcpu"/g) ?? []).length, 2);
+  assert.ok((html.match(/<g class="anomaly" data-type="time-stall"/g) ?? []).length >= 4);
+});
+
+test('tracing for the report does not change the run', async () => {
+  const { loadBuiltin } = await import('../sim/scenarios.js');
+  const { runScenario } = await import('../sim/machine.js');
+  const { runTraced } = await import('../sim/report.js');
+  for (const name of ['seed-000-tsc-adjust-hotplug', 'seed-002-precise-migration', 'seed-003-unify-tsc-logic']) {
+    const str = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}` : v));
+    const plain = runScenario(loadBuiltin(name)), traced = runTraced(loadBuiltin(name));
+    assert.is(str(traced.result.anomalies), str(plain.anomalies), name);
+    assert.ok(traced.trace.length > 100);
+  }
+});
+
+test('it renders in headless Chromium with every marker drawn', () => {
+  assert.ok(chromium, 'headless Chromium is needed: apt-get install chromium (done automatically when run as root)');
+  const out = join(dir, 'seed-000.html');
+  assert.is(spawnSync(process.execPath, [cli, 'report', 'seed-000-tsc-adjust-hotplug', '-o', out]).status, 0);
+  const html = readFileSync(out, 'utf8');
+  const markers = (html.match(/<g class="(anomaly|event)"/g) ?? []).length;
+  const dom = render(out);
+  const drawn = /data-rendered="(\d+)"/.exec(dom);
+  assert.ok(drawn, 'the page ran its script: it rendered');
+  assert.is(Number(drawn![1]), markers, 'every event and anomaly marker has a box on the page');
+  for (const label of ['hot-add', 'rcu-stall', 'soft-lockup', 'time-stall']) assert.ok(dom.includes(`>${label}<`), label);
+});
+
+test.run();
