@@ -9,6 +9,9 @@ import { calcCommand } from './calc.js';
 import { analyzeDmesg } from '../sim/dmesg.js';
 import { runTraced, renderReport } from '../sim/report.js';
 import { writeFileSync, renameSync } from 'node:fs';
+import cliProgress from 'cli-progress';
+import { Machine } from '../sim/machine.js';
+import type { Scenario } from '../sim/scenario.js';
 import { readFileSync } from 'node:fs';
 import { loadScenarioArg } from './scenario-arg.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
@@ -73,9 +76,19 @@ function tour(): number {
   return bad ? EXIT_ANOMALIES : EXIT_OK;
 }
 
+/** A run with a progress bar on stderr when it is a terminal (quiet otherwise). */
+function runWithProgress(s: Scenario, m = new Machine(s)) {
+  if (!process.stderr.isTTY) return m.run();
+  const bar = new cliProgress.SingleBar({ stream: process.stderr, clearOnComplete: true, hideCursor: true,
+    format: `${s.name} [{bar}] {percentage}% of simulated time | {eta_formatted} left` }, cliProgress.Presets.shades_classic);
+  bar.start(1000, 0);
+  m.onProgress = (done, total) => bar.update(Number((done * 1000n) / (total || 1n)));
+  try { return m.run(); } finally { bar.stop(); }
+}
+
 function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean }): number {
   const s = loadScenarioArg(arg, o.fix);
-  const r = runScenario(s);
+  const r = runWithProgress(s);
   if (o.json) {
     console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats }));
   } else {

@@ -1,5 +1,6 @@
-// A scenario named on the command line: a file path or a built-in name.
+// A scenario named on the command line: a file path (.json, or .yaml/.yml) or a built-in name.
 import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { parseScenario, parseScenarioFix, type Scenario } from '../sim/scenario.js';
 import { builtinNames, loadBuiltin } from '../sim/scenarios.js';
 import { UsageError } from './output.js';
@@ -10,10 +11,13 @@ export function loadScenarioArg(arg: string, fix?: string): Scenario {
     throw new UsageError(`"${arg}" is neither a scenario file nor a built-in scenario (built-ins: ${builtinNames().join(', ')})`);
   }
   let raw: unknown;
+  const yaml = /\.ya?ml$/i.test(arg);
   try {
-    raw = JSON.parse(readFileSync(arg, 'utf8'));
+    const text = readFileSync(arg, 'utf8');
+    // YAML: large integers stay strings of digits only when quoted, as in JSON
+    raw = yaml ? parseYaml(text, { intAsBigInt: false }) : JSON.parse(text);
   } catch (e) {
-    throw new UsageError(`${arg}: not valid JSON (${(e as Error).message})`);
+    throw new UsageError(`${arg}: not valid ${yaml ? 'YAML' : 'JSON'} (${(e as Error).message.split('\n')[0]})`);
   }
   return fix === undefined ? parseScenario(raw, arg) : parseScenarioFix(raw, fix, arg);
 }

@@ -43,6 +43,8 @@ export class Machine implements GuestPort {
   /** With tracing on: each vCPU's last-read clocks every `traceEvery` of real time (from the run's own reads). */
   readonly trace: { t: bigint; vcpu: number; tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint }[] = [];
   traceEvery: bigint | null = null;
+  /** Called as real time advances (after each event): how far the run is, of how long. */
+  onProgress: ((done: bigint, total: bigint) => void) | null = null;
 
   constructor(readonly s: Scenario, kernel?: Kernel) {
     this.k = kernel ?? (shared ??= createKernel());
@@ -159,7 +161,14 @@ export class Machine implements GuestPort {
 
   /** observeTo, in steps of traceEvery when tracing, noting each vCPU's last reads after each step. */
   private observeTraced(tEnd: bigint): void {
-    if (this.traceEvery === null) { this.observeTo(tEnd); return; }
+    if (this.traceEvery === null) {
+      if (!this.onProgress) { this.observeTo(tEnd); return; }
+      // progress in steps of whole read periods (the same reads as one call)
+      const step = ((this.s.until / 200n) / this.period + 1n) * this.period;
+      for (let c = (this.t / this.period + 1n) * this.period + step; c < tEnd; c += step) { this.observeTo(c); this.onProgress(this.t, this.s.until); }
+      this.observeTo(tEnd);
+      return;
+    }
     const note = () => this.kvm.vcpus.forEach((_, i) => {
       const l = this.k.simLast(i);
       const last = this.trace.findLast((p) => p.vcpu === i);
@@ -328,10 +337,12 @@ export class Machine implements GuestPort {
       this.pullPageFlags();
       next.run();
       this.events++;
+      this.onProgress?.(this.t, this.s.until);
       this.drainKvm();
       this.syncAll();
     }
     this.observeTraced(this.s.until);
+    this.onProgress?.(this.s.until, this.s.until);
     this.recordAnomalies(this.k.simFlush(this.kvm.vcpus.length));
     this.measure('kvm.masterclock', this.kvm.useMasterClock ? 1n : 0n);
     this.measure('kvm.stableBit', this.kvm.stableBit() ? 1n : 0n);

@@ -73,6 +73,22 @@ test('dmesg: reads a file or stdin; exit 1 on a mismatch, 2 on a file it cannot 
   assert.is(tsclab('dmesg', '/nonexistent/boot.log').code, 2);
 });
 
+test('a YAML scenario file runs like its JSON twin; progress stays off when stderr is not a terminal', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsclab-'));
+  const f = join(dir, 's.yaml');
+  writeFileSync(f, [
+    'name: yaml-preempt', 'until: 40s',
+    'hosts:', '  - { name: h, tscKhz: 2000000 }',
+    'vm: { host: h, vcpus: 2 }',
+    'events:', '  - { at: 5s, do: preempt, vcpu: 1, duration: 30s }', ''].join('\n'));
+  const r = tsclab('run', f, '--json');
+  assert.is(r.code, 0, r.err);
+  assert.is(r.err, '');
+  assert.ok(JSON.parse(r.out).anomalies.some((a: { type: string }) => a.type === 'soft-lockup'));
+  writeFileSync(f, 'name: [unclosed');
+  assert.match(tsclab('run', f).err, /not valid YAML/);
+});
+
 test('list names the built-ins; start replays them all', () => {
   const names = tsclab('list', '--json');
   assert.equal(JSON.parse(names.out).map((r: { name: string }) => r.name),
