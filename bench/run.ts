@@ -1,0 +1,208 @@
+// npm run bench [-- --quick]: every kernel in Wasm scalar, Wasm SIMD, the
+// BigInt oracle, tuned plain-JS Numbers and native C (bench/native/kernels.c,
+// compiled with cc -O2 now), over the same seeded data; plus the scalar API,
+// the warp loop and the simulation. benchmark.js drives the JS side; the C
+// baseline runs as a subprocess. Writes bench/results/latest.json and prints
+// markdown tables: the cases, then the goals met or missed.
+import Benchmark from 'benchmark';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, arch, platform } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { createKernel, type Kernel } from '../bindings/index.js';
+import * as o from '../oracle/index.js';
+import { pvclockBatchJs, cyc2nsBatchJs, scaleBatchJs, perfBatchJs } from './js-number.js';
+import { parseScenario } from '../sim/scenario.js';
+import { runScenario } from '../sim/machine.js';
+
+const quick = process.argv.includes('--quick');
+const N = quick ? 1 << 16 : 1 << 20;       // samples per batch call
+const NB = quick ? 1 << 10 : 1 << 13;      // the BigInt oracle's batch (it is ~100x slower)
+const SEED = 1n;
+const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
+
+// ---- the same parameters as bench/native/kernels.c -------------------------------
+const PV = { tscTimestamp: 10_000_000_000n, systemTime: 1_000_000_000n, tscToSystemMul: 0xcccccccc, tscShift: -1 };
+const VMX_RATIO = 337_769_972_052_787n, SVM_RATIO = 5_153_960_755n;
+const CS_MULT = 6_462_365, CS_SHIFT = 24;
+const PERF = { timeZero: 1000n, timeMult: 858_993_459, timeShift: 31 };
+
+interface Case { kernel: string; impl: string; nsPerOp: number; opsPerSec: number; spread: string; checksum: string; ratioToNative: number | null; note?: string }
+const cases: Case[] = [];
+
+function splitmix(n: number, seed: bigint): BigUint64Array {
+  const a = new BigUint64Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s + 0x9E3779B97F4A7C15n) & o.U64;
+    let z = s;
+    z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & o.U64;
+    z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & o.U64;
+    a[i] = z ^ (z >> 31n);
+  }
+  return a;
+}
+const xor = (a: BigUint64Array, n = a.length) => { let x = 0n; for (let i = 0; i < n; i++) x ^= a[i]; return x.toString(); };
+
+/** benchmark.js on fn (one call = opsPerCall ops): the median ns/op and the relative margin of error. */
+function measure(name: string, fn: () => void, opsPerCall: number): { nsPerOp: number; spread: string } {
+  const b = new Benchmark(name, fn, { minSamples: quick ? 5 : 15, maxTime: quick ? 0.25 : 1.2, initCount: 1 });
+  b.run();
+  const s = [...b.stats.sample].sort((x, y) => x - y);
+  const median = s[Math.floor(s.length / 2)];
+  return { nsPerOp: (median * 1e9) / opsPerCall, spread: `±${b.stats.rme.toFixed(1)}%` };
+}
+
+// ---- the native baseline ------------------------------------------------------------
+const nativeBin = here('./native/kernels.bin');
+let nativeNote: string | null = null;
+try {
+  execFileSync('cc', ['-O2', '-o', nativeBin, here('./native/kernels.c')], { stdio: 'pipe' });
+} catch (e) {
+  nativeNote = `native C skipped: no working C compiler (${(e as Error).message.split('\n')[0]})`;
+}
+function native(kernel: string, n: number): { nsPerOp: number; checksum: string } | null {
+  if (nativeNote) return null;
+  const runs = Array.from({ length: quick ? 3 : 5 }, () =>
+    JSON.parse(execFileSync(nativeBin, [kernel, String(n), quick ? '5' : '10', String(SEED)], { encoding: 'utf8' })));
+  runs.sort((a, b) => a.nsPerOp - b.nsPerOp);
+  return runs[Math.floor(runs.length / 2)];
+}
+
+// ---- batch kernels -------------------------------------------------------------------
+const scalar = createKernel({ simd: false }), simd = createKernel({ simd: true });
+const data = splitmix(N, SEED);
+type Impl = { impl: string; run: (out: BigUint64Array) => void; n: number };
+
+function batchCase(kernel: string, nativeName: string, impls: (k: Kernel, input: BigUint64Array) => (out: BigUint64Array) => void,
+                   js: (input: BigUint64Array, out: BigUint64Array) => void, oracle: (x: bigint) => bigint) {
+  const c = native(nativeName, N);
+  const rows: Case[] = [];
+  const list: Impl[] = [];
+  for (const [name, k] of [['wasm-scalar', scalar], ['wasm-simd', simd]] as const) {
+    const buf = k.allocSamples(N), out = k.allocSamples(N);
+    buf.array.set(data);
+    const f = impls(k, buf.array);
+    list.push({ impl: name, n: N, run: () => f(out.array) });
+    f(out.array);
+    rows.push({ kernel, impl: name, ...measure(`${kernel} ${name}`, () => f(out.array), N), checksum: xor(out.array), opsPerSec: 0, ratioToNative: null });
+  }
+  const jsOut = new BigUint64Array(N);
+  js(data, jsOut);
+  rows.push({ kernel, impl: 'js-number', ...measure(`${kernel} js`, () => js(data, jsOut), N), checksum: xor(jsOut), opsPerSec: 0, ratioToNative: null });
+  const small = data.subarray(0, NB), orOut = new BigUint64Array(NB);
+  const runOracle = () => { for (let i = 0; i < NB; i++) orOut[i] = oracle(small[i]); };
+  runOracle();
+  const wasmSmall = new BigUint64Array(NB);
+  impls(scalar, small)(wasmSmall);
+  rows.push({ kernel, impl: 'bigint-oracle', ...measure(`${kernel} oracle`, runOracle, NB), checksum: xor(orOut), opsPerSec: 0, ratioToNative: null,
+    note: `first ${NB} samples: ${xor(orOut) === xor(wasmSmall) ? 'agrees with Wasm on them' : 'DISAGREES with Wasm'}` });
+  if (c) rows.push({ kernel, impl: 'native-c', nsPerOp: c.nsPerOp, spread: 'median of runs', checksum: c.checksum, opsPerSec: 0, ratioToNative: 1 });
+  for (const r of rows) {
+    r.opsPerSec = 1e9 / r.nsPerOp;
+    if (c && r.impl !== 'native-c') r.ratioToNative = r.nsPerOp / c.nsPerOp;
+  }
+  cases.push(...rows);
+}
+
+batchCase('pvclock batch', 'pvclock', (k, input) => (out) => k.pvclockReadBatch(PV, input, out),
+  (i, out) => pvclockBatchJs(i, out, PV.tscTimestamp, PV.systemTime, PV.tscToSystemMul, PV.tscShift),
+  (x) => o.pvclockReadCycles({ ...PV, tscToSystemMul: BigInt(PV.tscToSystemMul) }, x));
+batchCase('kvmScaleTsc batch VMX 48', 'scale48', (k, input) => (out) => k.kvmScaleTscBatch(input, out, VMX_RATIO, 48),
+  (i, out) => scaleBatchJs(i, out, VMX_RATIO, 48), (x) => o.kvmScaleTsc(x, VMX_RATIO, 48));
+batchCase('kvmScaleTsc batch SVM 32', 'scale32', (k, input) => (out) => k.kvmScaleTscBatch(input, out, SVM_RATIO, 32),
+  (i, out) => scaleBatchJs(i, out, SVM_RATIO, 32), (x) => o.kvmScaleTsc(x, SVM_RATIO, 32));
+batchCase('clocksource cyc2ns batch', 'cyc2ns', (k, input) => (out) => k.clocksourceCyc2nsBatch(input, out, CS_MULT, CS_SHIFT),
+  (i, out) => cyc2nsBatchJs(i, out, CS_MULT, CS_SHIFT), (x) => o.clocksourceCyc2ns(x, BigInt(CS_MULT), CS_SHIFT));
+batchCase('perf conversion batch', 'perf', (k, input) => (out) => k.perfTscToNsBatch(input, out, PERF),
+  (i, out) => perfBatchJs(i, out, PERF.timeZero, PERF.timeMult, PERF.timeShift),
+  (x) => o.perfTscToNs(x, { ...PERF, timeMult: BigInt(PERF.timeMult) }));
+
+// ---- the warp loop: two CPUs, the second 5000 cycles behind ----------------------------
+{
+  const opts = { cpus: [{}, { offset: BigInt.asUintN(64, -5000n) }], tscKhz: 1_000_000, hostStart: 1_000_000_000n, seed: SEED,
+    timeoutMs: quick ? 200 : 1000 };
+  const probe = simd.checkTscWarp(opts);
+  const m = measure('warp', () => simd.checkTscWarp(opts), probe.reads);
+  const c = native('warp', probe.reads);
+  cases.push({ kernel: 'warp-check loop', impl: 'wasm', ...m, opsPerSec: 1e9 / m.nsPerOp, checksum: String(probe.maxWarp),
+    ratioToNative: c ? m.nsPerOp / c.nsPerOp : null, note: `${probe.reads} simulated TSC reads per call` });
+  if (c) cases.push({ kernel: 'warp-check loop', impl: 'native-c', nsPerOp: c.nsPerOp, opsPerSec: 1e9 / c.nsPerOp, spread: 'median of runs', checksum: c.checksum, ratioToNative: 1 });
+}
+
+// ---- the scalar convenience API ----------------------------------------------------------
+{
+  const xs = Array.from(data.subarray(0, 1000));
+  let sink = 0n;
+  const m = measure('scalar', () => { for (const x of xs) sink ^= simd.pvclockScaleDelta(x, 0xcccccccc, -1); }, xs.length);
+  const mo = measure('scalar oracle', () => { for (const x of xs) sink ^= o.pvclockScaleDelta(x, 0xccccccccn, -1); }, xs.length);
+  const check = xs.reduce((a, x) => a ^ simd.pvclockScaleDelta(x, 0xcccccccc, -1), 0n).toString();
+  const checkO = xs.reduce((a, x) => a ^ o.pvclockScaleDelta(x, 0xccccccccn, -1), 0n).toString();
+  cases.push({ kernel: 'scalar API call (pvclockScaleDelta)', impl: 'wasm', ...m, opsPerSec: 1e9 / m.nsPerOp, checksum: check, ratioToNative: null,
+    note: 'bigint in, checked, Wasm, bigint out' });
+  cases.push({ kernel: 'scalar API call (pvclockScaleDelta)', impl: 'bigint-oracle', ...mo, opsPerSec: 1e9 / mo.nsPerOp, checksum: checkO, ratioToNative: null });
+  if (sink === 42n) console.log('');
+}
+
+// ---- the simulation: a 16-vCPU guest, reads every 100 ms ----------------------------------
+{
+  const hours = quick ? 1n : 6n;
+  const s = parseScenario({ name: 'bench', until: `${hours}h`, observe: { period: '100ms' },
+    hosts: [{ name: 'h', tscKhz: 2_500_000, pcpus: 32 }], vm: { host: 'h', vcpus: 16 } });
+  let reads = 0n;
+  const m = measure('simulation', () => { reads = runScenario(s).stats.reads; }, 1);
+  const simSeconds = Number(hours) * 3600;
+  cases.push({ kernel: 'simulation, 16 vCPUs, 100 ms reads', impl: 'wasm+ts', nsPerOp: m.nsPerOp / simSeconds, opsPerSec: simSeconds / (m.nsPerOp / 1e9),
+    spread: m.spread, checksum: String(reads), ratioToNative: null,
+    note: `${(simSeconds / (m.nsPerOp / 1e9)).toFixed(0)} simulated seconds per wall second (${reads} reads per run); per op = per simulated second` });
+}
+cases.push({ kernel: 'fuzz throughput', impl: '-', nsPerOp: NaN, opsPerSec: NaN, spread: '-', checksum: '-', ratioToNative: null, note: 'the fuzzer is not built yet' });
+
+// ---- goals ----------------------------------------------------------------------------------
+const best = (k: string) => cases.filter((c) => c.kernel === k && c.impl.startsWith('wasm')).sort((a, b) => a.nsPerOp - b.nsPerOp)[0];
+const get = (k: string, impl: string) => cases.find((c) => c.kernel === k && c.impl === impl);
+const ratio = (k: string) => { const b = best(k), c = get(k, 'native-c'); return b && c ? b.nsPerOp / c.nsPerOp : NaN; };
+const batchKernels = ['pvclock batch', 'kvmScaleTsc batch VMX 48', 'kvmScaleTsc batch SVM 32', 'clocksource cyc2ns batch', 'perf conversion batch'];
+const goals = [
+  { goal: 'pvclock batch <= 0.6x native C time', value: ratio('pvclock batch'), ok: (v: number) => v <= 0.6, fmt: (v: number) => `${v.toFixed(2)}x` },
+  { goal: '64x64 scaling (VMX 48) <= 1.5x native', value: ratio('kvmScaleTsc batch VMX 48'), ok: (v: number) => v <= 1.5, fmt: (v: number) => `${v.toFixed(2)}x` },
+  { goal: 'cyc2ns <= 1.0x native', value: ratio('clocksource cyc2ns batch'), ok: (v: number) => v <= 1.0, fmt: (v: number) => `${v.toFixed(2)}x` },
+  { goal: 'scalar call <= 35 ns', value: get('scalar API call (pvclockScaleDelta)', 'wasm')!.nsPerOp, ok: (v: number) => v <= 35, fmt: (v: number) => `${v.toFixed(1)} ns` },
+  { goal: '>= 100x faster than BigInt on every batch kernel', value: Math.min(...batchKernels.map((k) => get(k, 'bigint-oracle')!.nsPerOp / best(k).nsPerOp)),
+    ok: (v: number) => v >= 100, fmt: (v: number) => `worst ${v.toFixed(0)}x` },
+  { goal: 'warp loop >= 200 M simulated reads/s', value: get('warp-check loop', 'wasm')!.opsPerSec / 1e6, ok: (v: number) => v >= 200, fmt: (v: number) => `${v.toFixed(0)} M/s` },
+  { goal: '16-vCPU guest, 24 h of guest time in < 1 s wall', value: 86400 / get('simulation, 16 vCPUs, 100 ms reads', 'wasm+ts')!.opsPerSec,
+    ok: (v: number) => v < 1, fmt: (v: number) => `${v.toFixed(2)} s` },
+];
+
+// ---- output ---------------------------------------------------------------------------------
+const agree = (k: string) => {
+  const sums = cases.filter((c) => c.kernel === k && c.impl !== 'bigint-oracle').map((c) => c.checksum);
+  return new Set(sums).size === 1 ? 'agree' : 'DISAGREE';
+};
+const cpu = cpus()[0]?.model ?? 'unknown';
+const result = {
+  machine: { cpu, cpus: cpus().length, arch: arch(), platform: platform() },
+  node: process.version, date: new Date().toISOString(), quick, batch: N,
+  ...(nativeNote ? { note: nativeNote } : {}),
+  cases: cases.map((c) => ({ ...c, nsPerOp: Number.isFinite(c.nsPerOp) ? Number(c.nsPerOp.toFixed(4)) : null,
+    opsPerSec: Number.isFinite(c.opsPerSec) ? Math.round(c.opsPerSec) : null, ratioToNative: c.ratioToNative === null ? null : Number(c.ratioToNative.toFixed(3)) })),
+  goals: goals.map((g) => ({ goal: g.goal, value: g.fmt(g.value), met: g.ok(g.value) })),
+};
+mkdirSync(here('./results'), { recursive: true });
+writeFileSync(here('./results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+
+const lines = [`# tsclab benchmarks (${quick ? 'quick' : 'full'})`, '', `${cpu}, ${cpus().length} CPUs, Node ${process.version}, batches of ${N} samples`, ''];
+if (nativeNote) lines.push(`> ${nativeNote}`, '');
+lines.push('| kernel | impl | ns/op | spread | ratio to C | checksum |', '|---|---|---:|---|---:|---|');
+let last = '';
+for (const c of cases) {
+  const sum = c.kernel !== last && c.checksum !== '-' && !c.kernel.startsWith('scalar') && !c.kernel.startsWith('simulation') ? ` (${agree(c.kernel)})` : '';
+  lines.push(`| ${c.kernel === last ? '' : c.kernel} | ${c.impl} | ${Number.isFinite(c.nsPerOp) ? c.nsPerOp.toFixed(3) : '-'} | ${c.spread} | ${c.ratioToNative === null ? '-' : `${c.ratioToNative.toFixed(2)}x`} | ${c.checksum.slice(0, 20)}${sum}${c.note ? ` — ${c.note}` : ''} |`);
+  last = c.kernel;
+}
+lines.push('', '| goal | measured | |', '|---|---|---|');
+for (const g of goals) lines.push(`| ${g.goal} | ${g.fmt(g.value)} | ${g.ok(g.value) ? 'met' : '**missed**'} |`);
+console.log(lines.join('\n'));
+if (existsSync(nativeBin) && process.env.TSCLAB_KEEP_NATIVE !== '1') spawnSync('rm', ['-f', nativeBin]);
+
