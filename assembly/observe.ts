@@ -67,7 +67,9 @@ export const GS_WD_MD: usize = 288;        // cs->uncertainty_margin + watchdog-
 export const GS_WD_INTERVAL: usize = 296;  // WATCHDOG_INTERVAL in ns
 export const GS_TSC_MULT: usize = 304;     // the tsc clocksource's mult and shift
 export const GS_TSC_SHIFT: usize = 312;
-export const GS_STOP_AT: usize = 320;      // set when the loop stopped early for the guest to react (0 = ran to the end)
+export const GS_STOP_AT: usize = 320;
+export const GS_STABLE_MAX_CPU: usize = 328; // which vCPU read GS_STABLE_MAX
+export const GS_MONO_MAX_CPU: usize = 336;   // which vCPU read GS_MONO_MAX      // set when the loop stopped early for the guest to react (0 = ran to the end)
 
 // Anomaly records: kind, clock, vcpu, real time, size, value now, previous value (u64 each).
 export const AN_SIZE: usize = 56;
@@ -116,7 +118,9 @@ export function obsGuestTsc(vs: usize, t: u64): u64 {
 
 // @ts-ignore: decorator
 @inline function check(out: usize, n: u32, cap: u32, clock: u64, vcpu: u32, t: u64, elapsed: u64,
-                       last: u64, now: u64, slackNs: u64, vs: usize): u32 {
+                       last: u64, now: u64, slackMin: u64, vs: usize): u32 {
+  // a clock within ~488 ppm of real time (KVM leaves rates within +-250 ppm unscaled) neither jumps nor stalls
+  const slackNs = elapsed >> 11 > slackMin ? elapsed >> 11 : slackMin;
   const st = vs + VS_STALL_T + <usize>(clock << 3), sum = vs + VS_STALL_SUM + <usize>(clock << 3);
   if (now >= last) {
     const advance = now - last;
@@ -308,13 +312,17 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
       if (load<u64>(rd, 32) != 0) {
         const smax = load<u64>(guest + GS_STABLE_MAX);
         if (k < smax) {
-          if (lastT == 0 || k >= load<u64>(vs + VS_LAST_KVM)) found = record(out, found, cap, AN_CROSS_BACKWARDS, CLK_KVMCLOCK, i, t, smax - k, k, smax);
-        } else store<u64>(guest + GS_STABLE_MAX, k);
+          if (load<u64>(guest + GS_STABLE_MAX_CPU) != <u64>i && (lastT == 0 || k >= load<u64>(vs + VS_LAST_KVM))) {
+            found = record(out, found, cap, AN_CROSS_BACKWARDS, CLK_KVMCLOCK, i, t, smax - k, k, smax);
+          }
+        } else { store<u64>(guest + GS_STABLE_MAX, k); store<u64>(guest + GS_STABLE_MAX_CPU, <u64>i); }
       }
       const mmax = load<u64>(guest + GS_MONO_MAX);
       if (m < mmax) {
-        if (lastT == 0 || m >= load<u64>(vs + VS_LAST_MONO)) found = record(out, found, cap, AN_CROSS_BACKWARDS, CLK_MONO, i, t, mmax - m, m, mmax);
-      } else store<u64>(guest + GS_MONO_MAX, m);
+        if (load<u64>(guest + GS_MONO_MAX_CPU) != <u64>i && (lastT == 0 || m >= load<u64>(vs + VS_LAST_MONO))) {
+          found = record(out, found, cap, AN_CROSS_BACKWARDS, CLK_MONO, i, t, mmax - m, m, mmax);
+        }
+      } else { store<u64>(guest + GS_MONO_MAX, m); store<u64>(guest + GS_MONO_MAX_CPU, <u64>i); }
       storeLast(vs, t, g, k, s, m);
     }
   }

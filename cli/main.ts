@@ -6,6 +6,7 @@ import { builtinNames, loadBuiltin } from '../sim/scenarios.js';
 import { runScenario } from '../sim/machine.js';
 import { healthy, renderLog, summarize, HARMFUL } from '../sim/summary.js';
 import { calcCommand } from './calc.js';
+import { fuzzCommand } from './fuzz.js';
 import { analyzeDmesg } from '../sim/dmesg.js';
 import { runTraced, renderReport } from '../sim/report.js';
 import { writeFileSync, renameSync } from 'node:fs';
@@ -121,6 +122,7 @@ export function program(): Command {
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
     .action((arg: string, o) => { code = run(arg, o); });
   p.addCommand(calcCommand());
+  p.addCommand(fuzzCommand((c) => { code = c; }));
   p.command('report').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
     .description('a self-contained HTML page: each vCPU\'s clocks minus real time, events and anomalies marked')
     .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')
@@ -153,9 +155,9 @@ export function program(): Command {
   return p;
 }
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   try {
-    program().parse(argv, { from: 'user' });
+    await program().parseAsync(argv, { from: 'user' });
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT_OK : EXIT_BAD_INPUT; // --help, --version: 0; usage errors: 2
@@ -165,4 +167,4 @@ function main(argv: string[]): void {
   }
 }
 
-main(process.argv.slice(2));
+await main(process.argv.slice(2));

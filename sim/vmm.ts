@@ -65,6 +65,13 @@ export class Vmm {
       kvmclock: v.kvmclockEnabled, page: { ...v.page },
     }));
     const srcRatio0 = src.vcpus[0].ratio, srcFrac = src.host.fracBits;
+    // KVM_GET_CLOCK extrapolates from the masterclock snapshot with a 32-bit scale: up to ~0.5 ns of error per second since
+    const snapshotAge = src.useMasterClock ? src.host.ns(m.t) - src.masterKernelNs : 0n;
+    if (procedure !== 'legacy' && !m.rules.tscOffsetAttr) {
+      // QEMU checks for KVM_VCPU_TSC_OFFSET / KVM_CLOCK_REALTIME and falls back
+      m.vmmLog(`precise migration unavailable (KVM predates 5.16): legacy`);
+      procedure = 'legacy';
+    }
     m.vmmLog(`migrate ${procedure} to ${to.name} (downtime ${seconds(downtime)} s)`);
     // Destination: a new VM, its vCPUs created at the source's guest TSC rate
     m.advanceTo(m.t + downtime);
@@ -82,8 +89,11 @@ export class Vmm {
       m.advanceTo(m.t + window);
       this.cont(true, true);
     } else {
-      // KVM_SET_CLOCK{clock, realtime, REALTIME}: the downtime passes on kvmclock too
-      dst.setClock(m.t, { clock: srcClock.clock, flags: KVM_CLOCK_REALTIME, realtime: srcClock.realtime, hostTsc: 0n }, m.wallNs());
+      // KVM_SET_CLOCK{clock, realtime, REALTIME}: the downtime passes on kvmclock too -- when the source gave a
+      // realtime (it does only under its masterclock); without one the clock resumes where it stopped
+      const realtime = (srcClock.flags & KVM_CLOCK_REALTIME) !== 0;
+      if (!realtime) m.vmmLog('source KVM_GET_CLOCK had no KVM_CLOCK_REALTIME (no masterclock): the downtime is not added');
+      dst.setClock(m.t, { clock: srcClock.clock, flags: realtime ? KVM_CLOCK_REALTIME : 0, realtime: srcClock.realtime, hostTsc: 0n }, m.wallNs());
       const d = dst.getClock(m.t, m.wallNs());
       const elapsedCycles = (khz: number) => (s64(d.clock - srcClock.clock) * BigInt(khz)) / 1_000_000n;
       for (const [i, s] of saved.entries()) {
@@ -105,6 +115,16 @@ export class Vmm {
     const page = dst.vcpus[0].page;
     const before = m.k.pvclockReadCycles(saved[0].page, page.tscTimestamp);
     m.measure(`${tag}.kvmclockDeltaAtSameTscNs`, s64(page.systemTime - before));
+    // the procedure's own error: the destination page against the source host's KVM_GET_CLOCK, at the same guest TSC
+    const gAtGet = src.k.kvmReadL1Tsc(srcClock.hostTsc, saved[0].ratio, saved[0].offset, srcFrac);
+    const fromSource = srcClock.clock + ((page.tscTimestamp - gAtGet) * 1_000_000n) / BigInt(saved[0].khz);
+    m.measure(`${tag}.kvmclockDeltaVsSourceClockNs`, s64(page.systemTime - fromSource));
+    m.measure(`${tag}.sourceSnapshotAgeNs`, snapshotAge);
+    // the recipe assumes the destination runs the guest TSC at KVM_GET_TSC_KHZ; within +-250 ppm KVM does not scale,
+    // so the guest TSC runs at the host's rate: the error is that rate difference over the downtime
+    const effKhz = to.hasTscControl ? m.k.kvmScaleTsc(BigInt(to.khz), dst.vcpus[0].ratio, to.fracBits) : BigInt(to.khz);
+    const rateDiff = effKhz > BigInt(saved[0].khz) ? effKhz - BigInt(saved[0].khz) : BigInt(saved[0].khz) - effKhz;
+    m.measure(`${tag}.rateToleranceNs`, (rateDiff * (downtime + window)) / BigInt(saved[0].khz) + 1n);
     // what the guest sees at its first entry: how far its TSC and its kvmclock moved across the migration
     const g = dst.readTsc(dst.vcpus[0], m.t);
     m.measure(`${tag}.guestTscJumpCycles`, s64(g - saved[0].tsc));

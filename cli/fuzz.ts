@@ -1,0 +1,82 @@
+// tsclab fuzz: explore scenarios for clock bugs, shrink them, write replayable files.
+import { Command } from 'commander';
+import cliProgress from 'cli-progress';
+import { availableParallelism } from 'node:os';
+import * as t from '../bindings/index.js';
+import { RULE_SETS, type RuleSet } from '../sim/scenario.js';
+import { runCampaign, runKernelFuzz, RUNS_PER_SHARD } from '../sim/fuzz/campaign.js';
+import { oracleCheck } from '../sim/fuzz/oracle-check.js';
+import { bold, green, red, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_OK } from './output.js';
+
+interface Opts {
+  rules?: string; procedure?: string[]; seconds?: string; runs?: string; workers?: string; seed?: string; out?: string;
+  resume?: boolean; json?: boolean; kernel?: boolean; suspend?: boolean; failOnFindings?: boolean; actions?: string[]; startAfter?: string;
+}
+
+const int = (name: string, v: string | undefined, min: number, max: number, dflt: number): number => {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name}: expected an integer in ${min}..${max}, got "${v}"`);
+  return Number(v);
+};
+
+export function fuzzCommand(setCode: (c: number) => void): Command {
+  return new Command('fuzz')
+    .description('generate scenarios, check the invariants the kernel promises, shrink failures to replayable scenario files')
+    .option('--rules <set>', `KVM rule set (${RULE_SETS.join(', ')}); default: any`)
+    .option('--procedure <p...>', 'migration procedures to use (legacy, precise, precise-scaled)')
+    .option('--actions <a...>', 'only these actions (stop-cont, migrate, hot-add, move-vcpu, preempt, wrmsr, host-suspend, churn)')
+    .option('--start-after <ms>', 'VM age before the first action, ms')
+    .option('--no-suspend', 'no host suspends (a TSC reset across S3 then a hot-add is a known open KVM problem)')
+    .option('--seconds <n>', 'time budget').option('--runs <n>', 'run budget (deterministic: same seed, same findings, any --workers)')
+    .option('--workers <k>', 'worker threads', String(Math.max(1, availableParallelism())))
+    .option('--seed <s>', 'campaign seed', '1').option('--out <dir>', 'write findings (and campaign state) here')
+    .option('--resume', 'continue the campaign in --out').option('--json', 'print the result as JSON')
+    .option('--fail-on-findings', 'exit 1 when something was found')
+    .option('--kernel', 'differential fuzzing of every Wasm formula (inputs generated in Wasm) instead of scenarios')
+    .action(async (o: Opts) => {
+      const workers = int('workers', o.workers, 1, 64, 1);
+      const seed = int('seed', o.seed, 0, 2 ** 31 - 1, 1);
+      if (o.kernel) {
+        const seconds = int('seconds', o.seconds, 1, 86_400, 5);
+        const r = await runKernelFuzz({ seed, seconds, workers }, t.kernel, (s, n) => oracleCheck(t.kernel, s, n));
+        const rate = (r.cases / (r.wallMs / 1000)) / 1e6;
+        if (o.json) console.log(toJson({ ...r, casesPerSecond: Math.round(r.cases / (r.wallMs / 1000)) }));
+        else {
+          for (const k of r.kinds) console.log(`  ${k.kind.padEnd(18)} ${String(k.cases).padStart(12)} cases  ${k.mismatches ? red(`${k.mismatches} mismatches, first ${JSON.stringify(k.first)}`) : green('0 mismatches')}`);
+          console.log(`  BigInt oracle on ${r.oracle.cases} x 6 formulas: ${r.oracle.mismatches ? red(`${r.oracle.mismatches} mismatches (${r.oracle.first})`) : green('0 mismatches')}`);
+          console.log(bold(`${r.cases} cases in ${(r.wallMs / 1000).toFixed(1)} s on ${workers} workers: ${rate.toFixed(1)} M cases/s`));
+        }
+        const bad = r.kinds.some((k) => k.mismatches) || r.oracle.mismatches > 0;
+        setCode(bad && o.failOnFindings ? EXIT_ANOMALIES : EXIT_OK);
+        return;
+      }
+      if (o.rules !== undefined && !RULE_SETS.includes(o.rules as RuleSet)) throw new UsageError(`--rules: one of ${RULE_SETS.join(', ')}, got "${o.rules}"`);
+      for (const p of o.procedure ?? []) if (!['legacy', 'precise', 'precise-scaled'].includes(p)) throw new UsageError(`--procedure: unknown "${p}"`);
+      if (o.seconds !== undefined && o.runs !== undefined) throw new UsageError('give --seconds or --runs, not both');
+      if (o.resume && !o.out) throw new UsageError('--resume needs --out');
+      const runs = o.runs !== undefined ? int('runs', o.runs, 1, 1e9, 0) : o.seconds === undefined ? 500 : undefined;
+      const seconds = o.seconds !== undefined ? int('seconds', o.seconds, 1, 86_400 * 7, 0) : undefined;
+      const gen = { ...(o.rules ? { rules: o.rules as RuleSet } : {}), ...(o.procedure ? { procedures: o.procedure as never } : {}),
+        ...(o.actions ? { actions: o.actions } : {}), ...(o.startAfter ? { startAfter: int('start-after', o.startAfter, 0, 1e9, 0) } : {}),
+        ...(o.suspend === false ? { hostSuspend: false } : {}), unstableHosts: o.rules === 'v2.6.37' || o.rules === undefined };
+      const bar = process.stderr.isTTY && !o.json
+        ? new cliProgress.SingleBar({ stream: process.stderr, clearOnComplete: true, format: 'fuzz [{bar}] {value}/{total} shards | {findings} findings' },
+          cliProgress.Presets.shades_classic) : null;
+      let findings = 0;
+      bar?.start(runs !== undefined ? Math.ceil(runs / RUNS_PER_SHARD) : 1, 0, { findings });
+      const r = await runCampaign({ seed, runs, seconds, workers, out: o.out, resume: o.resume, gen,
+        onShard: (s, done, total) => { if (s.failure) findings++; if (total === null) bar?.setTotal(done + 1); bar?.update(done, { findings }); } });
+      bar?.stop();
+      const perSec = r.runs / (r.wallMs / 1000), evPerSec = r.events / (r.wallMs / 1000);
+      if (o.json) console.log(toJson({ seed, runs: r.runs, findings: r.findings, scenariosPerSecond: Math.round(perSec), eventsPerSecond: Math.round(evPerSec), wallMs: r.wallMs }));
+      else {
+        for (const f of r.findings) {
+          console.log(`${yellow(f.invariant)}: ${f.detail}`);
+          console.log(`  shrunk case: seed ${f.seed}, path "${f.path}"${f.file ? `; replay: npx tsclab run ${f.file}` : ''}`);
+        }
+        console.log(bold(`${r.runs} scenarios in ${(r.wallMs / 1000).toFixed(1)} s on ${workers} workers: ${perSec.toFixed(0)} scenarios/s, ` +
+          `${evPerSec.toFixed(0)} simulated events/s; ${r.findings.length} shards found something`));
+      }
+      setCode(r.findings.length && o.failOnFindings ? EXIT_ANOMALIES : EXIT_OK);
+    });
+}

@@ -1,0 +1,86 @@
+// What the kernel promises a guest about its clocks, checked on a run. Each
+// violation names the invariant and says what was seen.
+import type { Machine } from '../machine.js';
+import type { Scenario } from '../scenario.js';
+import type { RunResult } from '../types.js';
+import { seconds } from '../units.js';
+
+export const INVARIANTS = [
+  'no-backwards', 'no-backwards-across-stable', 'no-jump-beyond-pause', 'migration-drift', 'no-false-lockup',
+  'same-kvmclock-across-vcpus', 'kvmclock-kept-across-migration', 'no-stall-while-running',
+] as const;
+export type Invariant = (typeof INVARIANTS)[number];
+export interface Violation { invariant: Invariant; detail: string }
+
+const S = 1_000_000_000n;
+
+export function checkInvariants(s: Scenario, r: RunResult, m: Machine): Violation[] {
+  const v: Violation[] = [];
+  const add = (invariant: Invariant, detail: string) => { if (!v.some((x) => x.invariant === invariant)) v.push({ invariant, detail }); };
+  for (const a of r.anomalies) {
+    const at = `${a.clock ?? ''} on vCPU ${a.vcpu} at ${seconds(a.t)} s, ${a.size} ${a.unit}`;
+    if (a.type === 'time-backwards' && !a.across) add('no-backwards', `${at} backwards`);
+    if (a.type === 'time-backwards' && a.across && a.clock === 'kvmclock') add('no-backwards-across-stable', `${at} behind another vCPU under STABLE`);
+    if (a.type === 'time-backwards' && a.across && a.clock !== 'kvmclock') add('no-backwards', `${at} behind what another vCPU read`);
+    if (a.type === 'time-jump') add('no-jump-beyond-pause', `${at} ahead of real time`);
+  }
+  // windows in which the guest legitimately loses time: stopped, migrating, host suspended
+  const paused: [bigint, bigint][] = [];
+  let stop: bigint | null = null;
+  for (const e of s.events) {
+    if (e.do === 'stop') stop = e.at;
+    if (e.do === 'cont' && stop !== null) { paused.push([stop, e.at + 3n * s.observe.period]); stop = null; }
+    if (e.do === 'migrate' || e.do === 'save-restore') paused.push([e.at, e.at + e.downtime + 100_000_000n]);
+    if (e.do === 'host-suspend') paused.push([e.at, e.at + e.duration + 100_000_000n]);
+  }
+  const inPause = (t: bigint) => paused.some(([a, b]) => t >= a && t <= b);
+  for (const a of r.anomalies) {
+    if (a.type === 'time-stall' && a.clock !== 'tsc' && !inPause(a.t)) add('no-stall-while-running', `${a.clock} on vCPU ${a.vcpu} lost ${seconds(a.size)} s from ${seconds(a.t)} s while running`);
+  }
+  // lockup reports need a real stall past the threshold: a long preemption, stop, suspend or downtime
+  const stalls = [
+    ...s.events.filter((e) => e.do === 'preempt' && e.duration >= 20n * S).map((e) => e.at),
+    ...paused.filter(([a, b]) => b - a >= 20n * S).map(([a]) => a),
+  ];
+  for (const a of r.anomalies) {
+    if (['soft-lockup', 'rcu-stall', 'hung-task'].includes(a.type) && !stalls.some((t) => a.t >= t)) {
+      add('no-false-lockup', `${a.type} on vCPU ${a.vcpu} at ${seconds(a.t)} s with no vCPU stalled past the threshold`);
+    }
+  }
+  // migrations: drift <= 3 s each and <= 10 s over any 3; at the same guest TSC the destination's kvmclock
+  // never falls behind the source host's (KVM_GET_CLOCK), and stays within +-2 ns with the precise procedures
+  const migs = s.events.filter((e) => e.do === 'migrate');
+  const drifts: bigint[] = [];
+  migs.forEach((e, i) => {
+    const adv = r.measurements[`migration${i + 1}.kvmclockAdvanceNs`], same = r.measurements[`migration${i + 1}.kvmclockDeltaVsSourceClockNs`];
+    if (adv === undefined || same === undefined || e.do !== 'migrate') return;
+    const real = e.downtime + 10_000_000n;
+    const drift = adv > real ? adv - real : real - adv;
+    drifts.push(drift);
+    if (drift > 3n * S) add('migration-drift', `migration ${i + 1}: kvmclock moved ${seconds(adv)} s over ${seconds(real)} s of real time`);
+    const procedure = m.rules.tscOffsetAttr ? e.procedure ?? s.vm.migration : 'legacy';
+    // +-2 ns, plus the 32-bit scale's ~0.5 ns/s since the source's masterclock snapshot in KVM_GET_CLOCK itself
+    // and the rate difference when the destination runs the guest TSC unscaled within KVM's +-250 ppm
+    const tol = 2n + (r.measurements[`migration${i + 1}.sourceSnapshotAgeNs`] ?? 0n) / 2_000_000_000n
+      + (r.measurements[`migration${i + 1}.rateToleranceNs`] ?? 0n);
+    if (same < -tol || (procedure !== 'legacy' && same > tol)) {
+      add('kvmclock-kept-across-migration', `migration ${i + 1} (${procedure}): at the same guest TSC kvmclock moved ${same} ns`);
+    }
+  });
+  for (let i = 0; i + 3 <= drifts.length; i++) {
+    const sum = drifts[i] + drifts[i + 1] + drifts[i + 2];
+    if (sum > 10n * S) add('migration-drift', `migrations ${i + 1}-${i + 3} drifted ${seconds(sum)} s together`);
+  }
+  // under the masterclock, vCPUs that differ only in TSC offset read the same kvmclock at the same instant
+  // (without it each page comes from its own instant and drifts at the 32-bit scale's rate; the guest clamps)
+  const k = m.kvm, t = m.t;
+  const values = (k.useMasterClock ? k.vcpus : []).filter((x) => x.kvmclockEnabled && m.guest.online[x.id]).map((x) => ({
+    id: x.id, ratio: x.ratio, ns: m.k.pvclockReadCycles(x.page, k.readTsc(x, t)),
+  }));
+  for (const a of values) for (const b of values) {
+    if (a.id < b.id && a.ratio === b.ratio && (a.ns > b.ns ? a.ns - b.ns : b.ns - a.ns) > 2n) {
+      add('same-kvmclock-across-vcpus', `at the end vCPU ${a.id} reads ${a.ns} ns, vCPU ${b.id} ${b.ns} ns`);
+    }
+  }
+  return v;
+}

@@ -1,0 +1,77 @@
+// The fuzzer's acceptance, each with a fixed seed and a bounded budget: the
+// v4.x rules give the hot-add warp class (seed 000), 2.6.37 time standing still
+// (seed 003), legacy migration a kvmclock step back (seed 002); the modern
+// rules with precise migration find nothing in the same budget. Findings are
+// the same whatever the number of workers, survive as files, replay, resume.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCampaign } from '../sim/fuzz/campaign.js';
+import { check } from '../sim/fuzz/campaign.js';
+import { parseScenario } from '../sim/scenario.js';
+import { runScenario } from '../sim/machine.js';
+
+const RUNS = 200;
+
+test('v4.x: hot-adding a vCPU to a VM older than a second finds the seed-000 class (warp, TSC_ADJUST, kvmclock leap)', async () => {
+  const r = await runCampaign({ seed: 11, runs: RUNS, workers: 2, gen: { rules: 'v4.x', actions: ['hot-add', 'stop-cont', 'move-vcpu', 'preempt'], startAfter: 5000 } });
+  assert.ok(r.findings.length > 0);
+  const f = r.shards.find((s) => s.failure)!.failure!;
+  assert.ok((f.scenario.events as { do: string }[]).some((e) => e.do === 'hot-add'), 'the shrunk case keeps its hot-add');
+  const run = runScenario(parseScenario(f.scenario));
+  assert.ok(run.anomalies.some((a) => a.type === 'tsc-warp'), 'tsc_sync measured a warp');
+  assert.ok(run.anomalies.some((a) => a.type === 'tsc-adjust-compensate'));
+  assert.ok(run.anomalies.some((a) => a.type === 'time-jump' && a.clock === 'kvmclock' && a.size > 4_000_000_000n), 'kvmclock leapt by ~the VM age');
+});
+
+test('v2.6.37: time stands still (seed-003 class)', async () => {
+  const r = await runCampaign({ seed: 3, runs: RUNS, workers: 2, gen: { rules: 'v2.6.37', unstableHosts: true } });
+  assert.ok(r.findings.some((f) => f.invariant === 'no-stall-while-running'), JSON.stringify(r.findings));
+});
+
+test('legacy migration: kvmclock steps back at the same guest TSC (seed-002 class)', async () => {
+  const r = await runCampaign({ seed: 11, runs: RUNS, workers: 2, gen: { rules: 'modern', procedures: ['legacy'], hostSuspend: false } });
+  const f = r.findings.find((x) => x.invariant === 'kvmclock-kept-across-migration');
+  assert.ok(f, JSON.stringify(r.findings));
+  assert.match(f!.detail, /\(legacy\): at the same guest TSC kvmclock moved -\d+ ns/);
+});
+
+test('modern rules, catch-up and precise migration: nothing in the same budget', async () => {
+  const r = await runCampaign({ seed: 11, runs: RUNS, workers: 2, gen: { rules: 'modern', procedures: ['precise-scaled'], hostSuspend: false } });
+  assert.is(r.runs, RUNS);
+  assert.equal(r.findings, []);
+});
+
+test('the same seed and budget give the same findings with 1 or 2 workers', async () => {
+  const gen = { rules: 'v2.6.37' as const, unstableHosts: true };
+  const a = await runCampaign({ seed: 5, runs: 75, workers: 1, gen });
+  const b = await runCampaign({ seed: 5, runs: 75, workers: 2, gen });
+  const key = (r: typeof a) => JSON.stringify(r.shards.map((s) => [s.shard, s.runs, s.failure?.path, s.failure?.scenario]));
+  assert.is(key(a), key(b));
+});
+
+test('findings are written as scenario files that replay to the same violation; --resume skips done shards', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'tsclab-fuzz-'));
+  const gen = { rules: 'v2.6.37' as const, unstableHosts: true };
+  const first = await runCampaign({ seed: 3, runs: 50, workers: 2, out, gen });
+  const files = readdirSync(out).filter((f) => f.startsWith('fuzz-'));
+  assert.is(files.length, first.findings.length);
+  assert.ok(files.length > 0);
+  for (const f of files) {
+    const raw = JSON.parse(readFileSync(join(out, f), 'utf8'));
+    const inv = f.replace(/^fuzz-/, '').replace(/-seed\d+\.json$/, '');
+    assert.ok(check(raw).violations.some((v) => v.invariant === inv), `${f} replays to ${inv}`);
+  }
+  const state = JSON.parse(readFileSync(join(out, 'campaign.json'), 'utf8'));
+  assert.equal(state.done, [0, 1]);
+  const more = await runCampaign({ seed: 3, runs: 100, workers: 2, out, resume: true, gen });
+  assert.equal(more.shards.map((s) => s.shard), [2, 3], 'only the shards not done yet');
+  await assert.not.throws(async () => undefined);
+  let wrongSeed = false;
+  try { await runCampaign({ seed: 4, runs: 100, workers: 1, out, resume: true, gen }); } catch { wrongSeed = true; }
+  assert.ok(wrongSeed, 'resuming with another seed is refused');
+});
+
+test.run();
