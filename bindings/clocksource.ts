@@ -88,6 +88,10 @@ export function clocksourceApi(k: Core) {
       return register(f, 0xFFFFFFFFn, 1, 0, x.refinedJiffiesMult(h, BigInt(cps)) >>> 0, x.jiffiesShift(h),
         { uncertaintyMargin: JIFFIES_MARGIN });
     },
+    /** TICK_NSEC for a CONFIG_HZ: (NSEC_PER_SEC + HZ/2) / HZ, the length of a jiffy in ns. */
+    tickNsec(hz: number): bigint {
+      return fromI64(x.tickNsec(jiffiesHz('tickNsec', hz)));
+    },
     /** clocksource_cyc2ns: ((u64)cycles * mult) >> shift; the product wraps mod 2^64 as in C. */
     clocksourceCyc2ns(cycles: bigint, mult: number, shift: number): bigint {
       const f = 'clocksourceCyc2ns';

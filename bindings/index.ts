@@ -31,7 +31,7 @@ export const {
   kvmGetTimeScale, kvmScaleTsc, kvmTscScalingRatio, kvmSetTscKhz, kvmComputeTscOffset, kvmReadL1Tsc,
   kvmCalcNestedTscOffset, kvmCalcNestedTscMultiplier, nsecToCycles, computeGuestTsc,
   clocksCalcMultShift, clocksourceRegisterHz, clocksourceRegisterKhz, clocksourceRegisterJiffies,
-  clocksourceRegisterRefinedJiffies, clocksourceCyc2ns,
+  clocksourceRegisterRefinedJiffies, clocksourceCyc2ns, tickNsec,
   hvTscPageParams, hvReadTscPage,
   perfTscToNs,
   allocSamples, pvclockReadBatch, kvmScaleTscBatch, clocksourceCyc2nsBatch, hvReadTscPageBatch, perfTscToNsBatch,

@@ -56,7 +56,7 @@ export class Guest {
 
   constructor(readonly spec: GuestSpec, readonly port: GuestPort) {}
 
-  get tickNs(): bigint { return (NSEC_PER_SEC + BigInt(this.spec.hz / 2)) / BigInt(this.spec.hz); }
+  get tickNs(): bigint { return this.port.k.tickNsec(this.spec.hz); }
 
   printk(vcpu: number, text: string): void {
     const r = this.port.read(vcpu);

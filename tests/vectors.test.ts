@@ -75,6 +75,10 @@ test('the TSC registers with mult 6462365, shift 24 and the 124 us floor margin 
   assert.is(t.clocksourceRegisterJiffies(250).uncertaintyMargin, 32_000_000);
 });
 
+test('TICK_NSEC: HZ=1000 -> 1000000 ns, HZ=250 -> 4000000, HZ=300 -> 3333333 (rounded: (1e9 + 150) / 300)', () => {
+  assert.equal([1000, 250, 300, 100].map((hz) => t.tickNsec(hz)), [1_000_000n, 4_000_000n, 3_333_333n, 10_000_000n]);
+});
+
 test('clocks_calc_mult_shift(19200000, 1e9, 600) = mult 0x34155555, shift 24', () => {
   // the arch timer example worked in the comments of kernel/time/clocksource.c
   assert.equal(t.clocksCalcMultShift(19_200_000, 1_000_000_000, 600), { mult: 0x34155555, shift: 24 });
