@@ -7,6 +7,7 @@ import { Host } from './host.js';
 import { Kvm, RULES, type Rules } from './kvm.js';
 import { Guest, type GuestPort } from './guest.js';
 import { Vmm } from './vmm.js';
+import { ksmMerge } from './ksm.js';
 import type { Scenario, ScenarioEvent } from './scenario.js';
 import type { Anomaly, LogLine, RunResult } from './types.js';
 import { u64 } from './units.js';
@@ -248,6 +249,7 @@ export class Machine implements GuestPort {
       case 'churn': run(() => this.churn(e.vcpus ?? this.kvm.vcpus.map((v) => v.id), e.run, e.wait, e.until)); break;
       case 'host-suspend': run(() => this.hostSuspend(this.hosts.get(e.host)!, e.duration, e.tsc, e.rewind)); break;
       case 'wrmsr': run(() => this.kvm.writeMsr(this.kvm.vcpus[e.vcpu], e.msr, e.value, e.by === 'host', this.t)); break;
+      case 'numad-migrate': run(() => this.numadMigrate()); break;
     }
   }
 
@@ -268,6 +270,31 @@ export class Machine implements GuestPort {
     this.k.simForget(i);
     this.guest.bringUp(i);
     this.syncAll();
+  }
+
+  /**
+   * numad moves the VM's memory (migrate_pages): each KSM page it maps is unmapped and remapped through an rmap
+   * walk of its stable node, with the VM's mmap lock held; vCPU threads faulting guest memory queue behind it
+   * for the longest walk. The guest is not told (no GUEST_STOPPED).
+   */
+  private numadMigrate(): void {
+    const ksm = this.s.hosts.find((h) => h.name === this.host.name)!.ksm!;
+    const st = ksmMerge({ maxPageSharing: ksm.maxPageSharing, rmapItemCostNs: ksm.rmapItemCostNs },
+      [{ name: this.s.vm.name, memoryMiB: this.s.vm.memoryMiB, nonZeroPages: this.s.vm.nonZeroPages },
+        ...this.s.hosts.find((h) => h.name === this.host.name)!.vms]);
+    const n = (this.measurements['ksm.numadMigrations'] ?? 0n) + 1n;
+    this.measure('ksm.rmapItems', st.rmapItems);
+    this.measure('ksm.stableNodes', st.stableNodes);
+    this.measure('ksm.longestNodeItems', st.longestNodeItems);
+    this.measure('ksm.longestWalkNs', st.longestWalkNs);
+    this.measure('ksm.numadMigrations', n);
+    this.logLines.push({ t: this.t, source: 'kvm', text: `${this.host.name}: numad migrate_pages(${this.s.vm.name}): the zero page's ${st.rmapItems} ` +
+      `rmap_items sit in ${st.stableNodes} stable node(s); the longest walk (${st.longestNodeItems} items) holds the mmap lock for ${st.longestWalkNs} ns` });
+    for (const v of this.kvm.vcpus) {
+      if (!v.running) continue;
+      this.kvm.vcpuPut(v, this.t);
+      this.at(this.t + st.longestWalkNs, () => { if (this.vmRunning && !v.running) this.kvm.vcpuLoad(v, v.pcpu, this.t); });
+    }
   }
 
   private moveVcpu(i: number, pcpu: number): void {

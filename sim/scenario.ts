@@ -47,6 +47,15 @@ const Host = z.strictObject({
   scaling: z.enum(['vmx', 'svm', 'none']).default('vmx'),
   /** The host's clocksource: the masterclock needs a TSC-based one. */
   clocksource: z.enum(['tsc', 'hpet', 'acpi_pm']).default('tsc'),
+  /** KSM merging guest pages on this host (absent: off). */
+  ksm: z.strictObject({
+    /** max_page_sharing: 256 by default since v4.13; 0 = unlimited (the kernel before it). */
+    maxPageSharing: z.number().int().min(0).max(1 << 30).default(256),
+    /** Cost of one rmap_item in an rmap walk (TLB-flush IPIs), ns. */
+    rmapItemCostNs: int64(1n, 1_000_000_000n, '1 ns..1 s').prefault(10_000),
+  }).optional(),
+  /** Other VMs on this host, for KSM: their memory and how many of their pages are not zero. */
+  vms: z.array(z.strictObject({ name: z.string(), memoryMiB: z.number().int().min(1), nonZeroPages: z.number().int().min(0) })).default([]),
 });
 
 const Guest = z.strictObject({
@@ -85,6 +94,9 @@ const Vm = z.strictObject({
   maxVcpus: z.number().int().min(1).max(64).optional(),
   /** Guest TSC rate (KVM_SET_TSC_KHZ); absent: the first host's rate. */
   tscKhz: khz.optional(),
+  /** Guest memory (for KSM), MiB, and how many of its pages are not zero. */
+  memoryMiB: z.number().int().min(1).default(1024),
+  nonZeroPages: z.number().int().min(0).default(0),
   /** pCPU each vCPU starts on (default vCPU i on pCPU i). */
   pcpus: z.array(z.number().int().min(0)).optional(),
   kvm: z.strictObject({
@@ -117,6 +129,7 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({
     ...at, do: z.literal('churn'), vcpus: z.array(vcpu).optional(), run: duration, wait: duration, until: duration,
   }),
+  z.strictObject({ ...at, do: z.literal('numad-migrate') }),
   z.strictObject({ ...at, do: z.literal('host-suspend'), host: z.string(), duration, tsc: z.enum(['reset', 'rewind']).default('reset'), rewind: u64.prefault('0') }),
   z.strictObject({
     ...at, do: z.literal('wrmsr'), vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']),
@@ -190,7 +203,9 @@ export function parseScenario(raw: unknown, file = '<scenario>'): Scenario {
   if (!host) problems.push(`vm.host: "${s.vm.host}" is not a host (hosts: ${[...hosts.keys()].join(', ')})`);
   s.hosts.forEach((h, i) => {
     if (h.skew.length > h.pcpus) problems.push(`hosts[${i}].skew: ${h.skew.length} values for ${h.pcpus} pCPUs`);
+    h.vms.forEach((v, j) => { if (v.nonZeroPages > v.memoryMiB * 256) problems.push(`hosts[${i}].vms[${j}].nonZeroPages: ${v.nonZeroPages} exceeds its ${v.memoryMiB * 256} pages`); });
   });
+  if (s.vm.nonZeroPages > s.vm.memoryMiB * 256) problems.push(`vm.nonZeroPages: ${s.vm.nonZeroPages} exceeds its ${s.vm.memoryMiB * 256} pages`);
   const maxVcpus = s.vm.maxVcpus ?? s.vm.vcpus;
   if (maxVcpus < s.vm.vcpus) problems.push(`vm.maxVcpus: ${maxVcpus} is below vm.vcpus (${s.vm.vcpus})`);
   (s.vm.pcpus ?? []).forEach((p, i) => {
@@ -243,6 +258,9 @@ export function parseScenario(raw: unknown, file = '<scenario>'): Scenario {
         break;
       case 'host-suspend':
         if (!hosts.has(e.host)) problems.push(`${p}.host: "${e.host}" is not a host`);
+        break;
+      case 'numad-migrate':
+        if (!cur?.ksm) problems.push(`${p}: numad-migrate needs KSM on ${cur?.name ?? 'the host'} (hosts[].ksm)`);
         break;
       default:
         break;

@@ -1,0 +1,46 @@
+// seed-004: KSM without max_page_sharing and numad. Expected values from the
+// parameters: 9 VMs x 1 GiB = 2,359,296 pages, 52,376 of them written, so
+// 2,306,920 zero pages (9.45 GB) share one stable node; one rmap walk at 10 us
+// per rmap_item takes 23.0692 s; with the limit a node holds 256 (2.56 ms).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { loadBuiltin } from '../sim/scenarios.js';
+import { runScenario } from '../sim/machine.js';
+import { ksmMerge } from '../sim/ksm.js';
+
+const base = runScenario(loadBuiltin('seed-004-ksm-numad'));
+const fixed = runScenario(loadBuiltin('seed-004-ksm-numad', 'max_page_sharing=256'));
+const ITEMS = 9n * 1024n * 256n - 52_376n;
+
+test('one stable node holds 2,306,920 rmap_items (~9 GB of zero pages); a walk takes over 10 s', () => {
+  assert.is(ITEMS, 2_306_920n);
+  assert.is(base.measurements['ksm.rmapItems'], ITEMS);
+  assert.is(base.measurements['ksm.stableNodes'], 1n);
+  assert.is(base.measurements['ksm.longestWalkNs'], ITEMS * 10_000n);
+  assert.ok(ITEMS * 4096n > 9_000_000_000n);
+});
+
+test('the guests report soft lockups and RCU stalls from the vCPUs blocked on the mmap lock', () => {
+  const lockups = base.anomalies.filter((a) => a.type === 'soft-lockup');
+  assert.equal(lockups.map((a) => a.vcpu), [0, 1]);
+  // the 23.07 s wait plus the last sample before it, in 2^30-ns units
+  for (const a of lockups) assert.ok(a.size >= (ITEMS * 10_000n) >> 30n && a.size <= ((ITEMS * 10_000n) >> 30n) + 1n, `${a.size}`);
+  assert.is(base.anomalies.filter((a) => a.type === 'rcu-stall').length, 2);
+  assert.ok(base.log.some((l) => /^BUG: soft lockup - CPU#0 stuck for 2[12]s!/.test(l.text)));
+});
+
+test('max_page_sharing = 256: a chain of dups, the longest walk a few ms, nothing fires', () => {
+  assert.is(fixed.measurements['ksm.longestNodeItems'], 256n);
+  assert.is(fixed.measurements['ksm.stableNodes'], (ITEMS + 255n) / 256n);
+  assert.is(fixed.measurements['ksm.longestWalkNs'], 2_560_000n);
+  assert.equal(fixed.anomalies, []);
+});
+
+test('ksmMerge: a node takes sharers while len < max; unlimited means one node', () => {
+  const vm = (nonZeroPages: number) => ({ name: 'v', memoryMiB: 1, nonZeroPages });
+  assert.equal(ksmMerge({ maxPageSharing: 256, rmapItemCostNs: 1n }, [vm(0)]), { rmapItems: 256n, stableNodes: 1n, longestNodeItems: 256n, longestWalkNs: 256n });
+  assert.is(ksmMerge({ maxPageSharing: 256, rmapItemCostNs: 1n }, [vm(0), vm(255)]).stableNodes, 2n);
+  assert.is(ksmMerge({ maxPageSharing: 0, rmapItemCostNs: 1n }, [vm(0), vm(0)]).longestNodeItems, 512n);
+});
+
+test.run();
