@@ -170,6 +170,10 @@ export function simApi(k: Core) {
       return { t: dv.getBigUint64(at + VS.lastT, true), tsc: dv.getBigUint64(at + VS.lastTsc, true), kvmclock: dv.getBigUint64(at + VS.lastKvm, true),
         schedClock: dv.getBigUint64(at + VS.lastSched, true), monotonic: dv.getBigUint64(at + VS.lastMono, true) };
     },
+    /** Re-base vCPU i's last kvmclock read (a clock the guest kernel re-bases itself, as after a Xen restore). */
+    simRebaseKvmclock(i: number, value: bigint): void {
+      k.dv.setBigUint64(slot(i) + VS.lastKvm, value, true);
+    },
     /** Forget vCPU i's last reads (a vCPU coming online starts a fresh history). */
     simForget(i: number): void {
       new Uint8Array(k.memoryBuffer, slot(i) + VS.lastT, 40).fill(0);

@@ -51,12 +51,13 @@ function start(): number {
   for (const name of builtinNames()) {
     const s = loadBuiltin(name);
     const r = runScenario(s);
-    if (healthy(r)) bad++; // a seed that shows nothing is a broken replay
+    if (healthy(r, s.symptoms)) bad++; // a seed that shows nothing is a broken replay
     out.push(`  ${bold(name)}`, `    went wrong: ${yellow(summarize(r))}`);
+    const symptoms = new Set(s.symptoms ?? HARMFUL);
     for (const f of s.fixes) {
       const fr = runScenario(loadBuiltin(name, f.name));
-      const harmful = fr.anomalies.filter((a) => HARMFUL.has(a.type));
-      out.push(`    fix ${pad(`"${f.name}"`, 30)} ${harmful.length ? red(`not cured: ${summarize({ ...fr, anomalies: harmful })}`) : green('cured')}`);
+      const left = fr.anomalies.filter((a) => symptoms.has(a.type));
+      out.push(`    fix ${pad(`"${f.name}"`, 30)} ${left.length ? red(`not cured: ${summarize({ ...fr, anomalies: left })}`) : green('cured')}`);
     }
   }
   out.push('', dim('Replay one with its log: npx tsclab run <scenario> [--fix <name>]'));

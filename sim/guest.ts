@@ -26,6 +26,10 @@ export interface GuestPort {
   rdmsrTscAdjust(i: number): bigint;
   /** The guest changed what reads depend on (clocksource, sched_clock): rewrite the Wasm guest block. */
   guestChanged(): void;
+  /** Which hypervisor's pvclock the guest has (its clocksource is kvm-clock or xen). */
+  hypervisor(): 'kvm' | 'xen';
+  /** Reset the pvclock clamp (pvclock_resume). */
+  pvclockResume(): void;
   /** vCPU i's pvclock page as the guest sees it. */
   page(i: number): { tscToSystemMul: number; tscShift: number; flags: number };
   log(line: LogLine): void;
@@ -69,14 +73,30 @@ export class Guest {
     const n = this.port.vcpuCount();
     this.online = Array.from({ length: n }, () => true);
     this.touchedUntil = Array.from({ length: n }, () => 0n);
+    const xen = this.port.hypervisor() === 'xen';
+    if (xen) {
+      // printk before sched_clock_init(): sched_clock_cpu() returns 0
+      this.port.log({ t: this.port.now(), source: 'guest', vcpu: 0, stamp: 0n, text: `Linux version ${this.spec.kernel} (Xen PV guest)` });
+    }
     const r0 = this.port.read(0);
-    if (this.spec.kvmclock) {
+    if (xen) {
+      // the xen clocksource (NOW(): host uptime), and xen_sched_clock -- with the offset read at init, or none (2.6.32)
+      this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
+      this.kvmclockRating = 400;
+      this.schedMode = 'kvmclock';
+      this.schedOffset = this.spec.xenSchedClockOffset ? r0.kvmclock : 0n;
+      this.schedStable = this.spec.schedClockStable ?? this.xenNonstopTsc;
+      this.port.guestChanged(); // sched_clock_init(): printk stamps come from it from here on
+      this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
+      this.tscKhz = Number(this.port.k.pvclockTscKhz(this.port.page(0)));
+    } else if (this.spec.kvmclock) {
       // kvm-clock: tsc_khz from the page (pvclock_tsc_khz), sched_clock from kvmclock
       this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
       this.kvmclockRating = this.spec.invariantTsc ? 299 : 400;
       this.schedMode = 'kvmclock';
       this.schedOffset = r0.kvmclock;
-      this.schedStable = this.spec.stableBit && r0.stable;
+      this.schedStable = this.spec.schedClockStable ?? (this.spec.stableBit && r0.stable);
+      this.port.guestChanged();
       this.printk(0, `kvm-clock: using sched offset of ${this.schedOffset} cycles`);
       this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
       this.tscKhz = Number(this.port.k.pvclockTscKhz(this.port.page(0)));
@@ -93,24 +113,44 @@ export class Guest {
       this.schedMul = mult;
       this.schedShift = shift;
       this.schedOffset = u64(-k.mulU64U32Shr(r0.tsc, mult, shift));
-      this.schedStable = this.spec.invariantTsc;
+      this.schedStable = this.spec.schedClockStable ?? this.spec.invariantTsc;
     }
     this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
     this.selectClocksource(true);
     this.port.guestChanged();
   }
 
+  /** The invariant-TSC CPUID bit as a Xen guest sees it (Xen can mask it). */
+  xenNonstopTsc = true;
+
   /** clocksource_select(): the highest rating wins; the timekeeper re-anchors on the new one. */
   selectClocksource(boot = false): void {
-    const want: 'kvm-clock' | 'tsc' = this.spec.kvmclock && this.kvmclockRating > (this.tscUnstable ? 0 : this.tscRating) ? 'kvm-clock' : 'tsc';
+    const pv = this.spec.kvmclock || this.port.hypervisor() === 'xen';
+    const want: 'kvm-clock' | 'tsc' = pv && this.kvmclockRating > (this.tscUnstable ? 0 : this.tscRating) ? 'kvm-clock' : 'tsc';
     if (!boot && want === this.clocksource) return;
     const r = this.port.read(0);
-    const monoNow = boot ? r.kvmclock || 0n : r.monotonic;
+    // CLOCK_MONOTONIC starts at the boot clock (kvmclock ~0 at VM creation; Xen's NOW() is host uptime: 0)
+    const monoNow = boot ? (this.port.hypervisor() === 'xen' ? 0n : r.kvmclock || 0n) : r.monotonic;
     this.clocksource = want;
     this.tk = { cycles: want === 'tsc' ? r.tsc : r.kvmclock, ns: monoNow };
-    this.printk(0, `clocksource: Switched to clocksource ${want}`);
+    const name = want === 'tsc' ? 'tsc' : this.port.hypervisor() === 'xen' ? 'xen' : 'kvm-clock';
+    this.printk(0, `clocksource: Switched to clocksource ${name}`);
     this.port.guestChanged();
   }
+
+  /**
+   * A Xen PV guest resumes after save/restore or migration: pvclock_resume() (last_value = 0), timekeeping
+   * resumes on the new clock (CLOCK_MONOTONIC goes on from where it was), and with the offset rule
+   * xen_sched_clock_offset = xen_clocksource_read() - xen_clock_value_saved.
+   */
+  xenResume(before: { kvmclock: bigint; monotonic: bigint }): void {
+    this.port.pvclockResume();
+    const r = this.port.read(0);
+    if (this.clocksource !== 'tsc') this.tk = { cycles: r.kvmclock, ns: before.monotonic };
+    if (this.spec.xenSchedClockOffset) this.schedOffset = r.kvmclock - (before.kvmclock - this.schedOffset);
+    this.port.guestChanged();
+  }
+
 
   /** The timekeeper's clocksource registration, for the Wasm guest block. */
   csReg(): { mult: number; shift: number } {
@@ -236,6 +276,8 @@ export class Guest {
 
   /** Whether the guest trusts PVCLOCK_TSC_STABLE_BIT (pvclock_set_flags). */
   get validFlags(): number {
+    // a Xen guest trusts STABLE only when the boot vCPU's record has it; Xen 3.4 never sets it
+    if (this.port.hypervisor() === 'xen') return 0;
     return this.spec.kvmclock && this.spec.stableBit ? PVCLOCK_TSC_STABLE_BIT : 0;
   }
 

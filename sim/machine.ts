@@ -8,6 +8,7 @@ import { Kvm, RULES, type Rules } from './kvm.js';
 import { Guest, type GuestPort } from './guest.js';
 import { Vmm } from './vmm.js';
 import { ksmMerge } from './ksm.js';
+import { Xen } from './xen.js';
 import type { Scenario, ScenarioEvent } from './scenario.js';
 import type { Anomaly, LogLine, RunResult } from './types.js';
 import { u64 } from './units.js';
@@ -55,8 +56,11 @@ export class Machine implements GuestPort {
     this.rules = RULES[s.vm.kvm.rules];
     this.period = s.observe.period;
     this.rng = s.seed;
-    this.kvm = new Kvm(this.k, this.host, s.vm.kvm.rules, s.vm.tscKhz, 0n);
+    this.kvm = s.vm.hypervisor === 'xen'
+      ? new Xen(this.k, this.host, s.vm.xen.tscMode, 0n, s.vm.tscKhz)
+      : new Kvm(this.k, this.host, s.vm.kvm.rules, s.vm.tscKhz, 0n);
     this.guest = new Guest(s.vm.guest, this);
+    this.guest.xenNonstopTsc = s.vm.xen.cpuidNonstopTsc;
     this.vmm = new Vmm(this);
   }
 
@@ -78,11 +82,16 @@ export class Machine implements GuestPort {
   }
   rdmsrTscAdjust(i: number): bigint { return this.kvm.vcpus[i].tscAdjust; }
   guestChanged(): void { this.syncGuest(); }
+  hypervisor(): 'kvm' | 'xen' { return this.xen ? 'xen' : 'kvm'; }
+  pvclockResume(): void { this.k.simSetClamp(0n, this.guest.validFlags); }
   page(i: number) { return this.kvm.vcpus[i].page; }
   log(line: LogLine): void { this.logLines.push(line); }
   anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count'>>): void {
     this.anomalies.push({ count: 1, until: a.t, ...a });
   }
+
+  /** The Xen model when the VM runs on Xen. */
+  get xen(): Xen | null { return this.kvm instanceof Xen ? this.kvm : null; }
 
   // ---- what the VMM and the guest use -------------------------------------------
   wallNs(): bigint { return WALL0 + this.t; }
@@ -221,7 +230,8 @@ export class Machine implements GuestPort {
     const n = this.s.vm.vcpus;
     for (let i = 0; i < n; i++) this.kvm.createVcpu(0n, this.s.vm.pcpus?.[i] ?? i % this.host.pcpus);
     for (const v of this.kvm.vcpus) this.kvm.vcpuLoad(v, v.pcpu, 0n);
-    if (this.s.vm.guest.kvmclock) for (const v of this.kvm.vcpus) this.kvm.enableKvmclock(v, 0n);
+    // KVM guests enable kvmclock by MSR; a Xen PV guest always has its vcpu_time_info
+    if (this.s.vm.guest.kvmclock || this.xen) for (const v of this.kvm.vcpus) this.kvm.enableKvmclock(v, 0n);
     this.guest.online = Array.from({ length: n }, () => true);
     this.k.simSetClamp(0n, this.guest.validFlags);
     this.syncAll();

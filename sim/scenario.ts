@@ -83,6 +83,10 @@ const Guest = z.strictObject({
   /** watchdog_thresh, seconds (soft lockup at twice it). */
   watchdogThresh: z.number().int().min(1).max(60).default(10),
   hungTaskTimeout: z.number().int().min(1).default(120),
+  /** Xen PV: xen_sched_clock subtracts the clock read at init (and continues across restore); 2.6.32 does not. */
+  xenSchedClockOffset: z.boolean().default(true),
+  /** Force sched_clock unstable (the kernel-side fix for seed 001); default: what the CPU flags imply. */
+  schedClockStable: z.boolean().optional(),
   /** The guest's printk/RCU wording generation. */
   logStyle: z.enum(['3.x', '4.x', '6.x']).default('6.x'),
 });
@@ -105,6 +109,14 @@ const Vm = z.strictObject({
     periodicSync: z.boolean().default(true),
   }).prefault({}),
   guest: Guest.prefault({}),
+  /** The hypervisor: KVM (default) or Xen (PV guest). */
+  hypervisor: z.enum(['kvm', 'xen']).default('kvm'),
+  xen: z.strictObject({
+    /** tsc_mode: 0 default, 1 always_emulate, 2 native, 3 native_paravirt. */
+    tscMode: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).default(0),
+    /** The invariant-TSC CPUID bit (nonstop_tsc) as the guest sees it; masking it is the Xen-side fix. */
+    cpuidNonstopTsc: z.boolean().default(true),
+  }).prefault({}),
   /** The VMM's migration procedure when an event does not name one. */
   migration: z.enum(['legacy', 'precise', 'precise-scaled']).default('legacy'),
 });
@@ -148,6 +160,10 @@ export const ScenarioSchema = z.strictObject({
   hosts: z.array(Host).min(1),
   vm: Vm,
   events: z.array(Event).default([]),
+  /** The anomaly types that make up the incident (default: every type where time went wrong); a fix cures it
+   *  when none of them remain. */
+  symptoms: z.array(z.enum(['time-backwards', 'time-jump', 'time-stall', 'tsc-warp', 'tsc-adjust-compensate', 'tsc-unstable',
+    'masterclock-off', 'soft-lockup', 'rcu-stall', 'hung-task'])).optional(),
   /** Named variants that cure the problem: JSON merge patches (RFC 7386) of this file. */
   fixes: z.array(z.strictObject({ name: z.string().min(1), description: z.string().default(''), patch: z.record(z.string(), z.unknown()) })).default([]),
 });

@@ -18,7 +18,8 @@ export function summarize(r: RunResult): string {
   return [...counts].map(([type, n]) => (n > 1 ? `${type} x${n}` : type)).join(', ');
 }
 
-/** Whether the guest kept good time: none of the harmful anomalies. */
-export function healthy(r: RunResult): boolean {
-  return !r.anomalies.some((a) => HARMFUL.has(a.type));
+/** Whether the guest kept good time: none of the harmful anomalies (or of the scenario's named symptoms). */
+export function healthy(r: RunResult, symptoms?: readonly Anomaly['type'][]): boolean {
+  const bad = symptoms ? new Set(symptoms) : HARMFUL;
+  return !r.anomalies.some((a) => bad.has(a.type));
 }

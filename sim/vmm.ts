@@ -4,6 +4,7 @@
 import type { Machine } from './machine.js';
 import type { KvmClockData } from './kvm.js';
 import { Kvm, KVM_CLOCK_REALTIME } from './kvm.js';
+import { Xen } from './xen.js';
 import type { Host } from './host.js';
 import { s64, u64, seconds } from './units.js';
 
@@ -36,7 +37,7 @@ export class Vmm {
     }
     m.vmRunning = true;
     for (const v of m.kvm.vcpus) {
-      if (kvmclockCtrl && v.kvmclockEnabled) {
+      if (kvmclockCtrl && v.kvmclockEnabled && !m.xen) {
         m.kvm.kvmclockCtrl(v, m.t);
         m.guest.touch(v.id, m.t + 2n * m.period);
       }
@@ -54,6 +55,7 @@ export class Vmm {
    */
   migrate(to: Host, procedure: Procedure, downtime: bigint, window: bigint, pcpus?: number[]): void {
     const { m } = this;
+    if (m.xen) { this.migrateXen(m.xen, to, downtime, pcpus); return; }
     const n = ++this.migrations;
     const tag = `migration${n}`;
     const src = m.kvm;
@@ -131,5 +133,44 @@ export class Vmm {
     m.measure(`${tag}.kvmclockAdvanceNs`, s64(m.k.pvclockReadCycles(page, g) - srcClock.clock));
     m.measure(`${tag}.masterclock`, dst.useMasterClock ? 1n : 0n);
     m.measure(`${tag}.stable`, dst.stableBit() ? 1n : 0n);
+  }
+
+  /**
+   * xl migrate / save-restore of a PV domain: the guest freezes, the domain is rebuilt on `to` (its time
+   * records now carry that host's NOW()), rdtsc per tsc_mode, the guest resumes: pvclock_resume() resets
+   * last_value and timekeeping resumes from the new clock; sched_clock continues only with the offset rule.
+   */
+  private migrateXen(src: Xen, to: Host, downtime: bigint, pcpus?: number[]): void {
+    const { m } = this;
+    const n = ++this.migrations, tag = `migration${n}`;
+    m.guest.printk(0, 'Freezing user space processes ... (elapsed 0.00 seconds) done.');
+    const before = m.read(0);
+    const saved = src.vcpus.map((v) => src.readTsc(v, m.t));
+    for (const v of src.vcpus) if (v.running) src.vcpuPut(v, m.t);
+    m.vmRunning = false;
+    m.vmmLog(`xl migrate to ${to.name} (downtime ${seconds(downtime)} s, tsc_mode ${src.tscMode})`);
+    m.advanceTo(m.t + downtime);
+    // default mode: a restored or migrated PV domain is emulated from then on
+    const emulated = src.tscMode === 1 || src.tscMode === 0;
+    const dst = new Xen(m.k, to, src.tscMode, m.t, src.originalKhz, emulated);
+    dst.incarnation = src.incarnation + (src.tscMode === 3 ? 1 : 0);
+    m.replaceKvm(dst, to);
+    saved.forEach((g, i) => {
+      const v = dst.createVcpu(m.t, pcpus?.[i] ?? Math.min(i, to.pcpus - 1));
+      v.kvmclockEnabled = true;
+      // emulated: the counter resumes at the saved value (only >= last + 1 is promised); native: the host's TSC
+      if (dst.emulated) v.offset = dst.k.kvmComputeTscOffset(g + 1n, to.tsc(v.pcpu, m.t), v.ratio, to.fracBits);
+    });
+    m.vmRunning = true;
+    for (const v of dst.vcpus) dst.vcpuLoad(v, v.pcpu, m.t);
+    m.guest.xenResume(before);
+    // NOW() is the new host's uptime: the kernel re-bases across the restore, so the raw clock's step is not a jump
+    // (sched_clock and CLOCK_MONOTONIC stay checked: they are what the guest promises)
+    dst.vcpus.forEach((v, i) => m.k.simRebaseKvmclock(i, m.read(i).kvmclock));
+    m.guest.printk(0, 'Restarting tasks ... done.');
+    const g = dst.readTsc(dst.vcpus[0], m.t);
+    m.measure(`${tag}.guestTscJumpCycles`, s64(g - saved[0]));
+    m.measure(`${tag}.xenSystemTimeJumpNs`, s64(dst.vcpus[0].page.systemTime - before.kvmclock));
+    m.measure('xen.incarnation', BigInt(dst.incarnation));
   }
 }

@@ -100,6 +100,29 @@ test('under STABLE, a stale page after a guest TSC_ADJUST write (v4.x) puts the 
   assert.not.ok(runScenario(w('v5.x')).anomalies.some((a) => a.type === 'time-backwards'));
 });
 
+test('Xen tsc_mode: native jumps to the destination TSC, always_emulate keeps the original rate, native_paravirt counts incarnations', () => {
+  const xen = (tscMode: number) => parseScenario({ name: 'xen', until: '20s', observe: { period: '10ms' },
+    hosts: [{ name: 'a', tscKhz: 2_000_000, uptime: '1h', scaling: 'none' }, { name: 'b', tscKhz: 3_000_000, uptime: '5h', scaling: 'none' }],
+    vm: { host: 'a', vcpus: 1, hypervisor: 'xen', xen: { tscMode }, guest: { kernel: 'pv', xenSchedClockOffset: true } },
+    events: [{ at: '5s', do: 'migrate', to: 'b', downtime: '100ms' }, { at: '10s', do: 'migrate', to: 'a', downtime: '100ms' }] });
+  const native = new Machine(xen(2)); native.run();
+  // native: after the first migration the guest reads host b's TSC: 5 h + 5.1 s at 3 GHz, from 5 s at 2 GHz on a's (1 h + 5 s)
+  const r2 = runScenario(xen(2));
+  const expectJump = (5n * 3600n + 5n) * 3_000_000_000n + 100_000_000n * 3n - (3600n + 5n) * 2_000_000_000n;
+  const j = r2.measurements['migration1.guestTscJumpCycles'];
+  assert.ok(j > expectJump - 1_000_000n && j < expectJump + 1_000_000n, `${j} vs ${expectJump}`);
+  // always_emulate: the counter resumes at saved + 1 and keeps 2 GHz on the 3 GHz host
+  const m1 = new Machine(xen(1)); const r1 = m1.run();
+  assert.is(r1.measurements['migration1.guestTscJumpCycles'], 1n);
+  const v = m1.kvm.vcpus[0];
+  const at = (t: bigint) => m1.kvm.readTsc(v, t);
+  assert.ok(at(12_000_000_000n) - at(11_000_000_000n) >= 1_999_999_000n && at(12_000_000_000n) - at(11_000_000_000n) <= 2_000_001_000n);
+  // native_paravirt: TSC_AUX counts the two migrations
+  assert.is(runScenario(xen(3)).measurements['xen.incarnation'], 2n);
+  // the modern offset rule keeps sched_clock going across restore: no jump, no lockup
+  assert.not.ok(runScenario(xen(1)).anomalies.some((a) => a.type === 'time-jump' || a.type === 'soft-lockup'));
+});
+
 test('v4.x treats a guest TSC write within 1 s of the expected value as a sync attempt: it snaps back to the generation offset', () => {
   const m = new Machine(parseScenario({ name: 'snap', until: '1s', hosts: [{ name: 'h', tscKhz: 2_000_000 }], vm: { host: 'h', vcpus: 2, kvm: { rules: 'v4.x' } } }));
   m.run();
