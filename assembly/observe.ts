@@ -14,6 +14,7 @@
 // jumping forward more than real time allows.
 import { mulU64U32Shr, mulU64U32Div } from "./wide";
 import { kvmScaleTsc } from "./kvm";
+import { hvReadTscPage } from "./hyperv";
 import { pvclockClocksourceReadAt, PVTI_FLAGS, PVCLOCK_TSC_STABLE_BIT, ST_VALID_FLAGS } from "./pvclock";
 
 export const OBS_MAX_VCPUS: i32 = 64;
@@ -33,6 +34,7 @@ export const VS_LAST_TSC: usize = 104;
 export const VS_LAST_KVM: usize = 112;
 export const VS_LAST_SCHED: usize = 120;
 export const VS_LAST_MONO: usize = 128;
+export const VS_LAST_HV: usize = 136;     // the last Hyper-V reference time read
 export const VS_STALL_T: usize = 160;      // per clock (4): real time an open stall began (0 = none)
 export const VS_STALL_SUM: usize = 192;    // per clock (4): time it has lost so far
 
@@ -69,7 +71,12 @@ export const GS_TSC_MULT: usize = 304;     // the tsc clocksource's mult and shi
 export const GS_TSC_SHIFT: usize = 312;
 export const GS_STOP_AT: usize = 320;
 export const GS_STABLE_MAX_CPU: usize = 328; // which vCPU read GS_STABLE_MAX
-export const GS_MONO_MAX_CPU: usize = 336;   // which vCPU read GS_MONO_MAX      // set when the loop stopped early for the guest to react (0 = ran to the end)
+export const GS_MONO_MAX_CPU: usize = 336;   // which vCPU read GS_MONO_MAX
+// The Hyper-V reference TSC page (one per VM) when the guest uses it (hyperv_clocksource_tsc_page).
+export const GS_HV_ON: usize = 344;
+export const GS_HV_SEQ: usize = 352;       // tsc_sequence; 0 = invalid: read the reference counter MSR instead
+export const GS_HV_SCALE: usize = 360;
+export const GS_HV_OFFSET: usize = 368;      // set when the loop stopped early for the guest to react (0 = ran to the end)
 
 // Anomaly records: kind, clock, vcpu, real time, size, value now, previous value (u64 each).
 export const AN_SIZE: usize = 56;
@@ -77,12 +84,14 @@ export const AN_BACKWARDS: u64 = 1;
 export const AN_CROSS_BACKWARDS: u64 = 2; // behind another vCPU's read while STABLE is claimed
 export const AN_JUMP: u64 = 3;
 export const AN_STALL: u64 = 4;           // the clock lost time against real time (stood still)
-export const AN_WATCHDOG: u64 = 6;        // the watchdog found tsc skewed against kvm-clock by more than the margin
+export const AN_WATCHDOG: u64 = 6;
+export const AN_HV_BRACKET: u64 = 7;      // the TSC page and the reference counter (kvmclock / 100) differ by more than one unit        // the watchdog found tsc skewed against kvm-clock by more than the margin
 export const AN_GAP: u64 = 5;             // the clock advanced more than GS_GAP_NS between two reads: what the guest's watchdogs see
 export const CLK_TSC: u64 = 0;
 export const CLK_KVMCLOCK: u64 = 1;
 export const CLK_SCHED: u64 = 2;
 export const CLK_MONO: u64 = 3;
+export const CLK_HV: u64 = 4;             // Hyper-V reference time, 100 ns units
 
 const status = memory.data(8, 8);
 
@@ -191,7 +200,7 @@ export function obsFlush(vcpus: usize, n: u32, out: usize, cap: u32): u32 {
 }
 
 // One read's results (g, k, s, m, stable) and the timekeeper's tick cache.
-const rd = memory.data(48, 8);
+const rd = memory.data(56, 8);
 const tick = memory.data(24, 8); // tick time, cycle_last, CLOCK_MONOTONIC at that tick
 
 /**
@@ -246,6 +255,11 @@ const tick = memory.data(24, 8); // tick time, cycle_last, CLOCK_MONOTONIC at th
   store<u64>(rd, s, 16);
   store<u64>(rd, m, 24);
   store<u64>(rd, stable, 32);
+  // Hyper-V reference time: the TSC page when its sequence is valid, else HV_X64_MSR_TIME_REF_COUNT (kvmclock / 100)
+  if (load<u64>(guest + GS_HV_ON) != 0) {
+    store<u64>(rd, load<u64>(guest + GS_HV_SEQ) != 0
+      ? hvReadTscPage(load<u64>(guest + GS_HV_SCALE), load<u64>(guest + GS_HV_OFFSET), g) : k / 100, 40);
+  }
 }
 
 /** Forget the timekeeper's tick cache (after the guest block changed). */
@@ -295,6 +309,14 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
         found = check(out, found, cap, CLK_SCHED, i, t, elapsed, ls, s, slack, vs);
         found = check(out, found, cap, CLK_MONO, i, t, elapsed, lm, m, slack, vs);
         if (s > ls && s - ls > gap) found = record(out, found, cap, AN_GAP, CLK_SCHED, i, t, s - ls, s, ls);
+        if (load<u64>(guest + GS_HV_ON) != 0) {
+          const h = load<u64>(rd, 40), lh = load<u64>(vs + VS_LAST_HV);
+          if (h < lh) found = record(out, found, cap, AN_BACKWARDS, CLK_HV, i, t, lh - h, h, lh);
+          const ref = k / 100;
+          if (load<u64>(guest + GS_HV_SEQ) != 0 && (h > ref + 1 || ref > h + 1)) {
+            found = record(out, found, cap, AN_HV_BRACKET, CLK_HV, i, t, h > ref ? h - ref : ref - h, h, ref);
+          }
+        }
         if (m > lm && m - lm > gap) found = record(out, found, cap, AN_GAP, CLK_MONO, i, t, m - lm, m, lm);
       }
       // the clocksource watchdog's timer, on whichever CPU it lands: wd (kvm-clock) then cs (tsc)
@@ -331,6 +353,7 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
 
 // @ts-ignore: decorator
 @inline function storeLast(vs: usize, t: u64, g: u64, k: u64, s: u64, m: u64): void {
+  store<u64>(vs + VS_LAST_HV, load<u64>(rd, 40));
   store<u64>(vs + VS_LAST_T, t);
   store<u64>(vs + VS_LAST_TSC, g);
   store<u64>(vs + VS_LAST_KVM, k);

@@ -11,7 +11,8 @@ const VS = { flags: 0, hostBase: 8, hostEpoch: 16, hostKhz: 24, ratio: 32, offse
 const GS = { schedMode: 0, schedStable: 8, schedOffset: 16, schedMul: 24, schedShift: 32, stableOffset: 40, csMode: 48,
   csMult: 56, csShift: 64, csMask: 72, tkCycles: 80, tkNs: 88, tkMaxRaw: 96, stableMax: 104, monoMax: 112, slack: 120,
   tickNs: 128, gap: 136, since: 144, tickCpu: 152, pvState: 192,
-  wdOn: 256, wdNext: 264, wdCs: 272, wdWd: 280, wdMd: 288, wdInterval: 296, tscMult: 304, tscShift: 312, stopAt: 320 } as const;
+  wdOn: 256, wdNext: 264, wdCs: 272, wdWd: 280, wdMd: 288, wdInterval: 296, tscMult: 304, tscShift: 312, stopAt: 320,
+  hvOn: 344, hvSeq: 352, hvScale: 360, hvOffset: 368 } as const;
 const AN_SIZE = 56;
 
 /** What a vCPU's clock reads depend on. */
@@ -55,13 +56,13 @@ export interface SimGuestState {
   gapNs: bigint;
 }
 
-export type SimAnomalyKind = 'backwards' | 'cross-backwards' | 'jump' | 'stall' | 'gap' | 'watchdog';
-export type SimClock = 'tsc' | 'kvmclock' | 'sched_clock' | 'monotonic';
+export type SimAnomalyKind = 'backwards' | 'cross-backwards' | 'jump' | 'stall' | 'gap' | 'watchdog' | 'hv-bracket';
+export type SimClock = 'tsc' | 'kvmclock' | 'sched_clock' | 'monotonic' | 'hv-reference';
 export interface SimRecord { kind: SimAnomalyKind; clock: SimClock; vcpu: number; t: bigint; size: bigint; now: bigint; prev: bigint }
 export interface SimReading { tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint; stable: boolean }
 
-const KINDS: SimAnomalyKind[] = ['backwards', 'backwards', 'cross-backwards', 'jump', 'stall', 'gap', 'watchdog'];
-const CLOCKS: SimClock[] = ['tsc', 'kvmclock', 'sched_clock', 'monotonic'];
+const KINDS: SimAnomalyKind[] = ['backwards', 'backwards', 'cross-backwards', 'jump', 'stall', 'gap', 'watchdog', 'hv-bracket'];
+const CLOCKS: SimClock[] = ['tsc', 'kvmclock', 'sched_clock', 'monotonic', 'hv-reference'];
 
 export function simApi(k: Core) {
   const x = k.x;
@@ -144,6 +145,14 @@ export function simApi(k: Core) {
       s(GS.wdNext, w.next);
       s(GS.wdCs, 0n); // the first round after any change re-initialises cs_last/wd_last
     },
+    /** The Hyper-V reference TSC page the guest reads (sequence 0: the reference counter MSR). */
+    simSetHvPage(p: { on: boolean; sequence: number; scale: bigint; offset: bigint }): void {
+      const dv = k.dv;
+      dv.setBigUint64(guest + GS.hvOn, p.on ? 1n : 0n, true);
+      dv.setBigUint64(guest + GS.hvSeq, BigInt(p.sequence), true);
+      dv.setBigUint64(guest + GS.hvScale, p.scale, true);
+      dv.setBigUint64(guest + GS.hvOffset, p.offset, true);
+    },
     /** The pvclock clamp: last_value and whether STABLE is trusted (valid_flags). */
     simSetClamp(lastValue: bigint, validFlags: number): void {
       k.dv.setBigUint64(state, lastValue, true);
@@ -176,7 +185,7 @@ export function simApi(k: Core) {
     },
     /** Forget vCPU i's last reads (a vCPU coming online starts a fresh history). */
     simForget(i: number): void {
-      new Uint8Array(k.memoryBuffer, slot(i) + VS.lastT, 40).fill(0);
+      new Uint8Array(k.memoryBuffer, slot(i) + VS.lastT, 48).fill(0);
       new Uint8Array(k.memoryBuffer, slot(i) + 160, 64).fill(0);
     },
     /** Emits the stalls still open on vCPUs 0..n-1 (end of a run, or before a history reset). */

@@ -91,6 +91,11 @@ export class Kvm {
   backwardsTscObserved = false;
   /** Whether the last page written carried PVCLOCK_TSC_STABLE_BIT. */
   lastStable = false;
+  /** The Hyper-V reference TSC page (arch/x86/kvm/hyperv.c): sequence 0 = invalid. */
+  hvTscPage = { sequence: 0, scale: 0n, offset: 0n };
+  /** The guest asked for re-enlightenment notifications: after KVM_SET_CLOCK the page is left as it is (HOST_CHANGED). */
+  hvReenlightenment = false;
+  private hvHostChanged = false;
   /** KVM_SET_TSC_KHZ on the VM: the rate new vCPUs get. */
   defaultTscKhz: number;
   readonly events: { t: bigint; e: KvmEvent }[] = [];
@@ -272,6 +277,18 @@ export class Kvm {
     // the guest-visible GUEST_STOPPED stays until the guest clears it
     v.page.flags = flags | (v.page.flags & PVCLOCK_GUEST_STOPPED);
     v.page.version = (v.page.version + 2) >>> 0;
+    if (v.id === 0) this.hvSetupTscPage();
+  }
+
+  /** kvm_hv_setup_tsc_page from vCPU 0's clock: the page's scale/offset, or sequence 0 where it cannot be expressed. */
+  private hvSetupTscPage(): void {
+    if (this.hvHostChanged) return; // re-enlightenment: the guest is told, the page stays
+    const p = this.k.hvTscPageParams(this.vcpus[0].page);
+    if (!p) { this.hvTscPage = { sequence: 0, scale: 0n, offset: 0n }; return; }
+    if (p.scale === this.hvTscPage.scale && p.offset === this.hvTscPage.offset && this.hvTscPage.sequence) return;
+    let seq = (this.hvTscPage.sequence + 1) >>> 0;
+    if (seq === 0 || seq === 0xFFFFFFFF) seq = 1;
+    this.hvTscPage = { sequence: seq, ...p };
   }
 
   /** Whether pages carry PVCLOCK_TSC_STABLE_BIT now. */
@@ -296,6 +313,7 @@ export class Kvm {
 
   /** KVM_SET_CLOCK. REALTIME (5.16+) adds the time since `realtime`, never stepping back. */
   setClock(t: bigint, data: KvmClockData, wallNs: bigint): void {
+    if (this.hvReenlightenment && this.hvTscPage.sequence) this.hvHostChanged = true;
     if (data.flags & ~KVM_CLOCK_VALID_FLAGS) throw new Error(`KVM_SET_CLOCK: invalid flags 0x${data.flags.toString(16)} (-EINVAL)`);
     if (!this.rules.tscOffsetAttr) {
       if (data.flags !== 0) throw new Error('KVM_SET_CLOCK: flags must be 0 on this KVM (-EINVAL)');

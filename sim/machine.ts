@@ -56,9 +56,11 @@ export class Machine implements GuestPort {
     this.rules = RULES[s.vm.kvm.rules];
     this.period = s.observe.period;
     this.rng = s.seed;
-    this.kvm = s.vm.hypervisor === 'xen'
+    const kvm = s.vm.hypervisor === 'xen'
       ? new Xen(this.k, this.host, s.vm.xen.tscMode, 0n, s.vm.tscKhz)
       : new Kvm(this.k, this.host, s.vm.kvm.rules, s.vm.tscKhz, 0n);
+    kvm.hvReenlightenment = s.vm.guest.hvReenlightenment;
+    this.kvm = kvm;
     this.guest = new Guest(s.vm.guest, this);
     this.guest.xenNonstopTsc = s.vm.xen.cpuidNonstopTsc;
     this.vmm = new Vmm(this);
@@ -118,6 +120,7 @@ export class Machine implements GuestPort {
   }
   syncAll(): void {
     for (let i = 0; i < this.kvm.vcpus.length; i++) this.syncVcpu(i);
+    this.k.simSetHvPage({ on: this.s.vm.guest.hypervClock, ...this.kvm.hvTscPage });
     this.k.simStateChanged(this.t, this.tickCpu());
   }
   private syncGuest(): void {
@@ -195,6 +198,12 @@ export class Machine implements GuestPort {
   private recordAnomalies(records: SimRecord[]): void {
     for (const r of records) {
       if (r.kind === 'gap' || r.kind === 'watchdog') continue; // the guest's detectors and watchdog act on these
+      if (r.kind === 'hv-bracket') {
+        const prev = this.anomalies.findLast((a) => a.type === 'hv-page-mismatch' && a.vcpu === r.vcpu);
+        if (prev && r.t - prev.until <= 1_000_000_000n) { prev.count++; prev.until = r.t; if (r.size > prev.size) prev.size = r.size; continue; }
+        this.anomalies.push({ type: 'hv-page-mismatch', t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size, unit: '100ns', count: 1 });
+        continue;
+      }
       const type = r.kind === 'jump' ? 'time-jump' : r.kind === 'stall' ? 'time-stall' : 'time-backwards';
       const across = r.kind === 'cross-backwards';
       const last = this.anomalies.findLast((a) => a.type === type && a.clock === r.clock && a.vcpu === r.vcpu && !!a.across === across);
@@ -205,7 +214,8 @@ export class Machine implements GuestPort {
         last.size = type === 'time-stall' ? last.size + r.size : r.size > last.size ? r.size : last.size;
         continue;
       }
-      this.anomalies.push({ type, t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size, unit: r.clock === 'tsc' ? 'cycles' : 'ns', count: 1,
+      this.anomalies.push({ type, t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size,
+        unit: r.clock === 'tsc' ? 'cycles' : r.clock === 'hv-reference' ? '100ns' : 'ns', count: 1,
         ...(across ? { across } : {}) });
     }
   }
@@ -383,6 +393,7 @@ export class Machine implements GuestPort {
     this.recordAnomalies(this.k.simFlush(this.kvm.vcpus.length));
     this.measure('kvm.masterclock', this.kvm.useMasterClock ? 1n : 0n);
     this.measure('kvm.stableBit', this.kvm.stableBit() ? 1n : 0n);
+    if (this.s.vm.guest.hypervClock) this.measure('hv.tscSequence', BigInt(this.kvm.hvTscPage.sequence));
     this.kvm.vcpus.forEach((_, i) => {
       const last = this.k.simLast(i);
       if (last.t === 0n) return;

@@ -83,6 +83,10 @@ const Guest = z.strictObject({
   /** watchdog_thresh, seconds (soft lockup at twice it). */
   watchdogThresh: z.number().int().min(1).max(60).default(10),
   hungTaskTimeout: z.number().int().min(1).default(120),
+  /** Hyper-V enlightenments on KVM (hv_time): the guest reads the reference TSC page (or the reference counter). */
+  hypervClock: z.boolean().default(false),
+  /** ... and asked for re-enlightenment notifications, so KVM leaves the page unchanged across KVM_SET_CLOCK. */
+  hvReenlightenment: z.boolean().default(false),
   /** Xen PV: xen_sched_clock subtracts the clock read at init (and continues across restore); 2.6.32 does not. */
   xenSchedClockOffset: z.boolean().default(true),
   /** Force sched_clock unstable (the kernel-side fix for seed 001); default: what the CPU flags imply. */
@@ -163,7 +167,7 @@ export const ScenarioSchema = z.strictObject({
   /** The anomaly types that make up the incident (default: every type where time went wrong); a fix cures it
    *  when none of them remain. */
   symptoms: z.array(z.enum(['time-backwards', 'time-jump', 'time-stall', 'tsc-warp', 'tsc-adjust-compensate', 'tsc-unstable',
-    'masterclock-off', 'soft-lockup', 'rcu-stall', 'hung-task'])).optional(),
+    'masterclock-off', 'soft-lockup', 'rcu-stall', 'hung-task', 'hv-page-mismatch'])).optional(),
   /** Named variants that cure the problem: JSON merge patches (RFC 7386) of this file. */
   fixes: z.array(z.strictObject({ name: z.string().min(1), description: z.string().default(''), patch: z.record(z.string(), z.unknown()) })).default([]),
 });

@@ -3,7 +3,7 @@ import type { Anomaly, LogLine, RunResult } from './types.js';
 import { printkTime, seconds } from './units.js';
 
 /** Anomaly types that mean the guest saw time go wrong (the rest are causes or context). */
-export const HARMFUL = new Set<Anomaly['type']>(['time-backwards', 'time-jump', 'time-stall', 'soft-lockup', 'rcu-stall', 'hung-task']);
+export const HARMFUL = new Set<Anomaly['type']>(['time-backwards', 'time-jump', 'time-stall', 'soft-lockup', 'rcu-stall', 'hung-task', 'hv-page-mismatch']);
 
 /** The log as dmesg (guest lines) with the host's and VMM's lines interleaved as comments. */
 export function renderLog(log: LogLine[]): string[] {

@@ -5,7 +5,9 @@ import type { SimClock } from '../bindings/index.js';
 export type AnomalyType =
   | 'time-backwards' | 'time-jump' | 'time-stall'
   | 'tsc-warp' | 'tsc-adjust-compensate' | 'tsc-unstable' | 'masterclock-off'
-  | 'soft-lockup' | 'rcu-stall' | 'hung-task';
+  | 'soft-lockup' | 'rcu-stall' | 'hung-task'
+  /** The Hyper-V TSC page and the reference counter disagree by more than one 100 ns unit. */
+  | 'hv-page-mismatch';
 
 export interface Anomaly {
   type: AnomalyType;
@@ -19,7 +21,7 @@ export interface Anomaly {
   across?: boolean;
   /** The size: ns for time anomalies, cycles for warps and adjustments, 2^30-ns units for soft lockups. */
   size: bigint;
-  unit: 'ns' | 'cycles' | 'units' | 's';
+  unit: 'ns' | 'cycles' | 'units' | 's' | '100ns';
   /** How many observations were merged into this one. */
   count: number;
   reason?: string;

@@ -78,6 +78,9 @@ export class Vmm {
     // Destination: a new VM, its vCPUs created at the source's guest TSC rate
     m.advanceTo(m.t + downtime);
     const dst = new Kvm(m.k, to, m.rules.name, saved[0].khz, m.t);
+    // the reference TSC page is guest memory: it arrives as the source left it
+    dst.hvReenlightenment = src.hvReenlightenment;
+    dst.hvTscPage = { ...src.hvTscPage };
     m.replaceKvm(dst, to);
     for (const [i, s] of saved.entries()) {
       const v = dst.createVcpu(m.t, pcpus?.[i] ?? Math.min(i, to.pcpus - 1));

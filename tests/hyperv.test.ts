@@ -1,0 +1,47 @@
+// The Hyper-V reference TSC page as a guest clocksource on KVM: KVM derives it
+// from vCPU 0's pvclock (sequence 0 where it cannot: no STABLE); the guest's
+// reads of the page and of the reference counter (kvmclock / 100) bracket each
+// other within one 100 ns unit and never go back. With re-enlightenment KVM
+// leaves the page as it was across KVM_SET_CLOCK, so after a legacy migration
+// (TSC by value, 10 ms restore window) the page runs the window ahead of the counter.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { parseScenario } from '../sim/scenario.js';
+import { runScenario } from '../sim/machine.js';
+import * as o from '../oracle/index.js';
+
+const world = (guest: object, events: object[], hostA: object = {}) => parseScenario({ name: 'hv', until: '12s', observe: { period: '10ms' },
+  hosts: [{ name: 'a', tscKhz: 2_500_000, ...hostA }, { name: 'b', tscKhz: 2_500_000 }],
+  vm: { host: 'a', vcpus: 2, guest: { hypervClock: true, ...guest } }, events });
+const hv = (r: ReturnType<typeof runScenario>) => r.anomalies.filter((a) => a.clock === 'hv-reference');
+const migrate = (procedure: string) => [{ at: '5s', do: 'migrate', to: 'b', downtime: '100ms', procedure }];
+
+test('the page is valid under the masterclock and brackets the reference counter; monotonic on every vCPU', () => {
+  const r = runScenario(world({}, []));
+  assert.is(r.measurements['hv.tscSequence'], 1n);
+  assert.equal(hv(r), []);
+  // the page the kernel formula gives for a 2.5 GHz pvclock at the origin: scale = (2^31 * 0xcccccccc) / 100
+  assert.equal(o.hvTscPageParams({ tscTimestamp: 0n, systemTime: 0n, tscToSystemMul: 0xccccccccn, tscShift: -1, flags: 1 }),
+    { scale: ((1n << 31n) * 0xccccccccn) / 100n, offset: 0n });
+});
+
+test('no masterclock (host on hpet): no STABLE, sequence 0, the guest reads the reference counter', () => {
+  const r = runScenario(world({}, [], { clocksource: 'hpet' }));
+  assert.is(r.measurements['hv.tscSequence'], 0n);
+  assert.equal(hv(r), []);
+});
+
+test('re-enlightenment leaves the page unchanged across KVM_SET_CLOCK: after legacy migration it runs the restore window ahead', () => {
+  const plain = runScenario(world({}, migrate('legacy')));
+  assert.equal(hv(plain), [], 'without re-enlightenment KVM recomputes the page');
+  assert.is(plain.measurements['hv.tscSequence'], 2n);
+  const r = runScenario(world({ hvReenlightenment: true }, migrate('legacy')));
+  assert.is(r.measurements['hv.tscSequence'], 1n, 'the page kept its sequence');
+  const m = hv(r).filter((a) => a.type === 'hv-page-mismatch');
+  assert.equal(m.map((a) => a.vcpu), [0, 1]);
+  for (const a of m) assert.is(a.size, 10_000_000n / 100n, 'the 10 ms window, in 100 ns units');
+  // precise migration keeps TSC and kvmclock together: the unchanged page still agrees
+  assert.equal(hv(runScenario(world({ hvReenlightenment: true }, migrate('precise-scaled')))), []);
+});
+
+test.run();
