@@ -15,23 +15,12 @@ import { Machine } from '../sim/machine.js';
 import type { Scenario } from '../sim/scenario.js';
 import { readFileSync } from 'node:fs';
 import { loadScenarioArg } from './scenario-arg.js';
+import { bootLines } from './boot-lines.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
-
-const mask64 = t.clocksourceMask(64);
-
-/** Lines real Linux kernels printed, and how tsclab recomputes each. */
-const realLines: [string, () => string][] = [
-  ['clocksource: tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns',
-    () => t.formatClocksourceLine('tsc', mask64, t.clocksourceRegisterKhz(2_596_142, mask64))],
-  ['clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns',
-    () => t.formatClocksourceLine('kvm-clock', mask64, t.clocksourceRegisterHz(1_000_000_000, mask64))],
-  ['clocksource: refined-jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 7645519600211568 ns',
-    () => t.formatClocksourceLine('refined-jiffies', 0xffffffffn, t.clocksourceRegisterRefinedJiffies(250))],
-];
 
 function kernelCheck(out: string[]): number {
   let bad = 0;
-  for (const [want, make] of realLines) {
+  for (const [want, make] of bootLines) {
     const got = make();
     if (got !== want) bad++;
     out.push(`  ${got === want ? green('ok  ') : red('DIFF')} ${got}`);

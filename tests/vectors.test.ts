@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as t from '../bindings/index.js';
+import { bootLines } from '../cli/boot-lines.js';
 
 const mask64 = t.clocksourceMask(64);
 
@@ -42,28 +43,8 @@ test('nsec_to_cycles at 2.1 GHz: 1e9 ns -> 2099999999 cycles', () => {
   assert.is(t.nsecToCycles(1_000_000_000n, mul, shift), 2_099_999_999n);
 });
 
-// Lines from real boot logs (x86_64 guests and hosts).
-const dmesg: [string, () => string][] = [
-  ['clocksource: tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns',
-    () => t.formatClocksourceLine('tsc', mask64, t.clocksourceRegisterKhz(2_596_142, mask64))],
-  ['clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns',
-    () => t.formatClocksourceLine('kvm-clock', mask64, t.clocksourceRegisterHz(1_000_000_000, mask64))],
-  ['clocksource: hpet: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 133484873504 ns',
-    () => t.formatClocksourceLine('hpet', t.clocksourceMask(32), t.clocksourceRegisterHz(14_318_180, t.clocksourceMask(32)))],
-  ['clocksource: acpi_pm: mask: 0xffffff max_cycles: 0xffffff, max_idle_ns: 2085701024 ns',
-    () => t.formatClocksourceLine('acpi_pm', t.clocksourceMask(24), t.clocksourceRegisterHz(3_579_545, t.clocksourceMask(24)))],
-  ['clocksource: jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 7645041785100000 ns',
-    () => t.formatClocksourceLine('jiffies', 0xffffffffn, t.clocksourceRegisterJiffies(250))],
-  ['clocksource: refined-jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 7645519600211568 ns',
-    () => t.formatClocksourceLine('refined-jiffies', 0xffffffffn, t.clocksourceRegisterRefinedJiffies(250))],
-  ['clocksource: jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 1911260446275000 ns',
-    () => t.formatClocksourceLine('jiffies', 0xffffffffn, t.clocksourceRegisterJiffies(1000))],
-  ['clocksource: refined-jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 1910969940391419 ns',
-    () => t.formatClocksourceLine('refined-jiffies', 0xffffffffn, t.clocksourceRegisterRefinedJiffies(1000))],
-  ['clocksource: jiffies: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 19112604462750000 ns',
-    () => t.formatClocksourceLine('jiffies', 0xffffffffn, t.clocksourceRegisterJiffies(100))],
-];
-for (const [line, make] of dmesg) {
+// Lines from real boot logs (x86_64 guests and hosts), shared with `tsclab start`.
+for (const [line, make] of bootLines) {
   test(`dmesg: ${line}`, () => assert.is(make(), line));
 }
 
