@@ -21,6 +21,8 @@ export interface GuestPort {
   warpCpu(i: number): { ratio: bigint; offset: bigint; skew: bigint };
   hostTscNow(): bigint;
   hostKhz(): number;
+  /** The rate of vCPU 0's TSC against real time, in kHz: what calibration against the PIT/HPET measures. */
+  calibrateTscKhz(): number;
   fracBits(): 48 | 32;
   wrmsr(i: number, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint): void;
   rdmsrTscAdjust(i: number): bigint;
@@ -101,7 +103,9 @@ export class Guest {
       this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
       this.tscKhz = Number(this.port.k.pvclockTscKhz(this.port.page(0)));
     } else {
-      this.tscKhz = this.port.hostKhz();
+      // no pvclock page to take it from: calibrated against a timer that runs in real time, so the rate of
+      // the guest's own (possibly scaled) TSC, not the host's
+      this.tscKhz = this.port.calibrateTscKhz();
     }
     this.printk(0, `tsc: Detected ${Math.trunc(this.tscKhz / 1000)}.${String(this.tscKhz % 1000).padStart(3, '0')} MHz processor`);
     const tscReg = k.clocksourceRegisterKhz(this.tscKhz, MASK64);

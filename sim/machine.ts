@@ -77,6 +77,9 @@ export class Machine implements GuestPort {
   }
   hostTscNow(): bigint { return this.host.tsc(0, this.t) - this.host.skew[0]; }
   hostKhz(): number { return this.host.khz; }
+  calibrateTscKhz(): number {
+    return Number(this.k.kvmScaleTsc(BigInt(this.host.khz), this.kvm.vcpus[0].ratio, this.host.fracBits));
+  }
   fracBits(): 48 | 32 { return this.host.fracBits; }
   wrmsr(i: number, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint): void {
     this.kvm.writeMsr(this.kvm.vcpus[i], msr, value, false, this.t);

@@ -132,4 +132,14 @@ test('v4.x treats a guest TSC write within 1 s of the expected value as a sync a
   assert.is(v.tscAdjust, 0n);
 });
 
+
+test('a guest without kvm-clock calibrates its own (scaled) TSC: 2.5 GHz host x1.2 -> "Detected 2999.999 MHz", clocks keep real time', () => {
+  // kvm_scale_tsc(2500000 kHz, ratio for 3 GHz) truncates to 2999999 kHz (tests/vectors)
+  const s = world({ until: '20s', vm: { host: 'h', vcpus: 2, tscKhz: 3_000_000, guest: { kernel: '6.8', kvmclock: false, invariantTsc: true } } },
+    {}, { tscKhz: 2_500_000, scaling: 'vmx' });
+  const r = runScenario(s);
+  assert.ok(r.log.some((l) => l.text === 'tsc: Detected 2999.999 MHz processor'), r.log.map((l) => l.text).join('\n'));
+  assert.equal(r.anomalies.map((a) => `${a.type} ${a.clock}`), []);
+});
+
 test.run();
