@@ -69,14 +69,16 @@ export const GS_WD_MD: usize = 288;        // cs->uncertainty_margin + watchdog-
 export const GS_WD_INTERVAL: usize = 296;  // WATCHDOG_INTERVAL in ns
 export const GS_TSC_MULT: usize = 304;     // the tsc clocksource's mult and shift
 export const GS_TSC_SHIFT: usize = 312;
-export const GS_STOP_AT: usize = 320;
+export const GS_STOP_AT: usize = 320;     // real time of the read after which the loop stopped early (0 = ran to the end)
 export const GS_STABLE_MAX_CPU: usize = 328; // which vCPU read GS_STABLE_MAX
 export const GS_MONO_MAX_CPU: usize = 336;   // which vCPU read GS_MONO_MAX
 // The Hyper-V reference TSC page (one per VM) when the guest uses it (hyperv_clocksource_tsc_page).
 export const GS_HV_ON: usize = 344;
 export const GS_HV_SEQ: usize = 352;       // tsc_sequence; 0 = invalid: read the reference counter MSR instead
 export const GS_HV_SCALE: usize = 360;
-export const GS_HV_OFFSET: usize = 368;      // set when the loop stopped early for the guest to react (0 = ran to the end)
+export const GS_HV_OFFSET: usize = 368;
+export const GS_STOP_FULL: usize = 376;    // 1 when the loop stopped at GS_STOP_AT because the record buffer was nearly full
+export const GS_READS: usize = 384;        // how many vCPU reads the last observe() call made
 
 // Anomaly records: kind, clock, vcpu, real time, size, value now, previous value (u64 each).
 export const AN_SIZE: usize = 56;
@@ -84,9 +86,11 @@ export const AN_BACKWARDS: u64 = 1;
 export const AN_CROSS_BACKWARDS: u64 = 2; // behind another vCPU's read while STABLE is claimed
 export const AN_JUMP: u64 = 3;
 export const AN_STALL: u64 = 4;           // the clock lost time against real time (stood still)
-export const AN_WATCHDOG: u64 = 6;
-export const AN_HV_BRACKET: u64 = 7;      // the TSC page and the reference counter (kvmclock / 100) differ by more than one unit        // the watchdog found tsc skewed against kvm-clock by more than the margin
 export const AN_GAP: u64 = 5;             // the clock advanced more than GS_GAP_NS between two reads: what the guest's watchdogs see
+export const AN_WATCHDOG: u64 = 6;        // the watchdog found tsc skewed against kvm-clock by more than the margin
+export const AN_HV_BRACKET: u64 = 7;      // the TSC page and the reference counter (kvmclock / 100) differ by more than one unit
+/** The most records one read can emit (tsc 1, kvmclock/sched/mono 2 each, 2 gaps, hv 2, watchdog 1, 2 across vCPUs). */
+export const AN_PER_READ_MAX: u32 = 16;
 export const CLK_TSC: u64 = 0;
 export const CLK_KVMCLOCK: u64 = 1;
 export const CLK_SCHED: u64 = 2;
@@ -275,8 +279,9 @@ export function obsRead(vcpus: usize, i: u32, guest: usize, t: u64): usize {
 
 /**
  * Reads every online, running vCPU at tStart + k*period (vCPU i staggered by
- * i*period/n) for max(tStart, tMin) <= t < tEnd (tMin resumes a round midway). Records anomalies at `out` (up to cap;
- * returns how many occurred). The state tables are updated in place.
+ * i*period/n) for max(tStart, tMin) <= t < tEnd (tMin resumes a round midway). Records anomalies at `out` and
+ * returns how many; stops early (GS_STOP_AT) after a watchdog verdict, for the guest to react, or when one
+ * more read could overflow `cap` (GS_STOP_FULL), so that no record is ever lost. The state tables are updated in place.
  * The timekeeper ticks on vCPU slot GS_TICK_CPU every TICK_NSEC of real time: at each
  * tick cycle_last is that CPU's clocksource reading, and CLOCK_MONOTONIC
  * there is GS_TK_NS + cyc2ns(cycle_last - GS_TK_CYCLES) (exact, as the
@@ -286,7 +291,10 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
                         out: usize, cap: u32, tMin: u64): u32 {
   let found: u32 = 0;
   store<u64>(guest + GS_STOP_AT, 0);
+  store<u64>(guest + GS_STOP_FULL, 0);
+  store<u64>(guest + GS_READS, 0);
   if (n == 0 || period == 0 || tEnd <= tStart) return 0;
+  let reads: u64 = 0;
   const slack = load<u64>(guest + GS_JUMP_NS);
   const gap = load<u64>(guest + GS_GAP_NS);
   const stagger = period / <u64>n;
@@ -298,6 +306,7 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
       const t = base + <u64>i * stagger;
       if (t >= tEnd || t < tMin) continue;
       readAt(vcpus, i, guest, t, flags);
+      reads++;
       const g = load<u64>(rd), k = load<u64>(rd, 8), s = load<u64>(rd, 16), m = load<u64>(rd, 24);
       const lastT = load<u64>(vs + VS_LAST_T);
       if (lastT != 0) {
@@ -327,6 +336,7 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
           // the guest reacts (marks tsc unstable, switches clocksource) before anything else is read
           storeLast(vs, t, g, k, s, m);
           store<u64>(guest + GS_STOP_AT, t);
+          store<u64>(guest + GS_READS, reads);
           return found;
         }
       }
@@ -346,8 +356,16 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
         }
       } else { store<u64>(guest + GS_MONO_MAX, m); store<u64>(guest + GS_MONO_MAX_CPU, <u64>i); }
       storeLast(vs, t, g, k, s, m);
+      if (found + AN_PER_READ_MAX > cap) {
+        // the next read could overflow the records: stop here, to be resumed after this read once they are taken
+        store<u64>(guest + GS_STOP_AT, t);
+        store<u64>(guest + GS_STOP_FULL, 1);
+        store<u64>(guest + GS_READS, reads);
+        return found;
+      }
     }
   }
+  store<u64>(guest + GS_READS, reads);
   return found;
 }
 

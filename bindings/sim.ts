@@ -12,7 +12,7 @@ const GS = { schedMode: 0, schedStable: 8, schedOffset: 16, schedMul: 24, schedS
   csMult: 56, csShift: 64, csMask: 72, tkCycles: 80, tkNs: 88, tkMaxRaw: 96, stableMax: 104, monoMax: 112, slack: 120,
   tickNs: 128, gap: 136, since: 144, tickCpu: 152, pvState: 192,
   wdOn: 256, wdNext: 264, wdCs: 272, wdWd: 280, wdMd: 288, wdInterval: 296, tscMult: 304, tscShift: 312, stopAt: 320,
-  hvOn: 344, hvSeq: 352, hvScale: 360, hvOffset: 368 } as const;
+  hvOn: 344, hvSeq: 352, hvScale: 360, hvOffset: 368, stopFull: 376, reads: 384 } as const;
 const AN_SIZE = 56;
 
 /** What a vCPU's clock reads depend on. */
@@ -192,12 +192,14 @@ export function simApi(k: Core) {
     simFlush(n: number): SimRecord[] {
       return decode(x.obsFlush(vcpus, n, anomalies, cap) >>> 0);
     },
-    /** The periodic reads over [from, to) every period (none before notBefore): the anomalies, how many were dropped past the buffer, and where it
-     *  stopped early for the guest to react (a watchdog verdict), if it did. */
-    simObserve(n: number, from: bigint, to: bigint, period: bigint, notBefore = 0n): { records: SimRecord[]; dropped: number; stoppedAt: bigint | null } {
+    /** The periodic reads over [from, to) every period (none before notBefore): the anomalies, how many reads were made,
+     *  and where it stopped early, if it did: for the guest to react to a watchdog verdict, or (full) to hand over a
+     *  full record buffer; the caller resumes after stoppedAt. */
+    simObserve(n: number, from: bigint, to: bigint, period: bigint, notBefore = 0n): { records: SimRecord[]; reads: bigint; stoppedAt: bigint | null; full: boolean } {
       const count = x.observe(vcpus, n, guest, from, to, period, anomalies, cap, notBefore) >>> 0;
-      const stop = k.dv.getBigUint64(guest + GS.stopAt, true);
-      return { records: decode(count), dropped: Math.max(0, count - cap), stoppedAt: stop === 0n ? null : stop };
+      const dv = k.dv, stop = dv.getBigUint64(guest + GS.stopAt, true);
+      return { records: decode(count), reads: dv.getBigUint64(guest + GS.reads, true), stoppedAt: stop === 0n ? null : stop,
+        full: dv.getBigUint64(guest + GS.stopFull, true) !== 0n };
     },
   };
 }

@@ -39,7 +39,6 @@ export class Machine implements GuestPort {
   private seq = 0;
   private reads = 0n;
   private events = 0;
-  private dropped = 0;
   private rng: bigint;
 
   /** With tracing on: each vCPU's last-read clocks every `traceEvery` of real time (from the run's own reads). */
@@ -158,19 +157,17 @@ export class Machine implements GuestPort {
       if (!(tEnd > from && this.vmRunning)) break;
       const start = resume ? (resume / this.period) * this.period : ((from + this.period - 1n) / this.period) * this.period;
       if (!(tEnd > start)) break;
-      const n = this.kvm.vcpus.length;
-      const { records, dropped, stoppedAt } = this.k.simObserve(n, start, tEnd, this.period, resume);
-      const until = stoppedAt ?? tEnd;
-      this.reads += BigInt(this.kvm.vcpus.filter((v) => v.running).length) * ((until - start + this.period - 1n) / this.period);
-      this.dropped += dropped;
+      const { records, reads, stoppedAt, full } = this.k.simObserve(this.kvm.vcpus.length, start, tEnd, this.period, resume);
+      this.reads += reads;
       this.recordAnomalies(records);
-      if (stoppedAt === null) { this.guest.detect(records); break; }
-      // the guest reacts at that instant (a watchdog verdict), then the reads go on
-      this.t = stoppedAt;
+      const verdict = stoppedAt !== null && !full; // a watchdog verdict: the guest reacts at that instant
+      if (verdict) this.t = stoppedAt;
       this.guest.detect(records);
+      if (stoppedAt === null) break;
+      resume = stoppedAt + 1n;
+      if (!verdict) continue; // a full record buffer, handed over: read on, nothing changed
       this.syncAll();
-      this.t = stoppedAt + 1n;
-      resume = this.t;
+      this.t = resume;
     }
     if (tEnd > this.t) this.t = tEnd;
   }
@@ -410,7 +407,7 @@ export class Machine implements GuestPort {
     this.logLines.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
     return {
       scenario: this.s.name, seed: this.s.seed, log: this.logLines, anomalies: this.anomalies, measurements: this.measurements,
-      stats: { reads: this.reads, events: this.events, droppedRecords: this.dropped },
+      stats: { reads: this.reads, events: this.events },
     };
   }
 }

@@ -44,5 +44,5 @@ export interface RunResult {
   anomalies: Anomaly[];
   measurements: Record<string, bigint>;
   /** Periodic reads the Wasm loop did, and simulated events handled. */
-  stats: { reads: bigint; events: number; droppedRecords: number };
+  stats: { reads: bigint; events: number };
 }

@@ -142,4 +142,27 @@ test('a guest without kvm-clock calibrates its own (scaled) TSC: 2.5 GHz host x1
   assert.equal(r.anomalies.map((a) => `${a.type} ${a.clock}`), []);
 });
 
+test('no record is lost in a long quiet stretch: a tsc guest moved to a 1.4x faster host without TSC scaling jumps 4 ms per 10 ms read to the end', () => {
+  const s = world({
+    until: '400s',
+    hosts: [{ name: 'h', tscKhz: 2_500_000, pcpus: 4, scaling: 'none' }, { name: 'g', tscKhz: 3_500_000, pcpus: 4, scaling: 'none' }],
+    vm: { host: 'h', vcpus: 4, guest: { kernel: '6.8', kvmclock: false, invariantTsc: true } },
+    events: [{ at: '5s', do: 'migrate', to: 'g', downtime: '100ms' }],
+  });
+  const r = runScenario(s);
+  // KVM cannot slow the TSC down without scaling hardware: the guest's 2500 MHz TSC now counts 3500 MHz, so each
+  // 10 ms between two reads shows 14 ms. Resumed at 5.11 s, vCPU i reads at 5.12 s + k * 10 ms + i * 2.5 ms < 400 s:
+  // 8 records per round, ~39,500 rounds, far past the 4096 records one Wasm call holds.
+  for (let i = 0; i < 4; i++) {
+    const j = r.anomalies.filter((a) => a.type === 'time-jump' && a.clock === 'monotonic' && a.vcpu === i);
+    assert.is(j.length, 1);
+    const first = 5_120_000_000n + BigInt(i) * 2_500_000n;
+    const rounds = (400_000_000_000n - first + 9_999_999n) / 10_000_000n;
+    assert.is(j[0].t, first);
+    assert.is(j[0].until, first + (rounds - 1n) * 10_000_000n);
+    assert.is(j[0].count, Number(rounds));
+    assert.ok(j[0].size >= 3_999_000n && j[0].size <= 4_001_000n, `${j[0].size}`);
+  }
+});
+
 test.run();
