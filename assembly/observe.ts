@@ -12,7 +12,7 @@
 //              timekeeping_delta_to_ns does (u64 product; 0 past max_raw_delta if checked)
 // and checks each against the vCPU's previous read: backwards, stalled, or
 // jumping forward more than real time allows.
-import { mulU64U32Shr, mulU64U32Div } from "./wide";
+import { mulU64U32Shr } from "./wide";
 import { kvmScaleTsc } from "./kvm";
 import { hvReadTscPage } from "./hyperv";
 import { pvclockClocksourceReadAt, PVTI_FLAGS, PVCLOCK_TSC_STABLE_BIT, ST_VALID_FLAGS } from "./pvclock";
@@ -101,7 +101,11 @@ const status = memory.data(8, 8);
 
 // @ts-ignore: decorator
 @inline function hostTsc(vs: usize, t: u64): u64 {
-  return load<u64>(vs + VS_HOST_BASE) + mulU64U32Div(t - load<u64>(vs + VS_HOST_EPOCH), <u32>load<u64>(vs + VS_HOST_KHZ), 1000000);
+  // base + mul_u64_u32_div(dt, khz, 10^6), split at whole milliseconds: floor(dt * khz / 10^6) equals
+  // (dt / 10^6) * khz + floor((dt % 10^6) * khz / 10^6) exactly, and the second product fits in 64 bits
+  const dt = t - load<u64>(vs + VS_HOST_EPOCH), khz = load<u64>(vs + VS_HOST_KHZ) & 0xFFFFFFFF;
+  const msec = dt / 1000000;
+  return load<u64>(vs + VS_HOST_BASE) + msec * khz + (dt - msec * 1000000) * khz / 1000000;
 }
 
 // @ts-ignore: decorator
