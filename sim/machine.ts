@@ -17,7 +17,7 @@ import { u64 } from './units.js';
 const WALL0 = 1_767_225_600n * 1_000_000_000n;
 const SYNC_PERIOD = 300n * 1_000_000_000n; // KVMCLOCK_SYNC_PERIOD
 
-interface Pending { t: bigint; seq: number; run: () => void }
+interface Pending { t: bigint; run: () => void }
 
 let shared: Kernel | undefined;
 
@@ -36,7 +36,6 @@ export class Machine implements GuestPort {
   readonly anomalies: Anomaly[] = [];
   readonly measurements: Record<string, bigint> = {};
   private queue: Pending[] = [];
-  private seq = 0;
   private reads = 0n;
   private events = 0;
   private rng: bigint;
@@ -146,8 +145,11 @@ export class Machine implements GuestPort {
 
   // ---- the timeline ------------------------------------------------------------------
   at(t: bigint, run: () => void): void {
-    this.queue.push({ t, seq: this.seq++, run });
-    this.queue.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.seq - b.seq));
+    // kept sorted by time, then by scheduling order: insert after every entry at or before t
+    const q = this.queue;
+    let lo = 0, hi = q.length;
+    while (lo < hi) { const mid = (lo + hi) >>> 1; if (q[mid].t <= t) lo = mid + 1; else hi = mid; }
+    q.splice(lo, 0, { t, run });
   }
 
   private observeTo(tEnd: bigint): void {
