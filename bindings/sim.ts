@@ -69,6 +69,10 @@ export function simApi(k: Core) {
   const vcpus = x.simVcpusPtr(), guest = x.simGuestPtr(), anomalies = x.simAnomaliesPtr(), cap = x.simAnomalyCap();
   const slot = (i: number) => vcpus + i * VS_SIZE;
   const state = guest + GS.pvState;
+  // the loop divides by TICK_NSEC: reads need the guest block first
+  const needGuest = (what: string) => {
+    if (k.dv.getBigUint64(guest + GS.tickNs, true) === 0n) throw new Error(`${what}: set the guest block with simSetGuest() first`);
+  };
   const decode = (count: number): SimRecord[] => {
     const dv = k.dv, records: SimRecord[] = [];
     for (let r = 0; r < Math.min(count, cap); r++) {
@@ -130,6 +134,7 @@ export function simApi(k: Core) {
       w(GS.tkNs, g.tkNs);
       w(GS.tkMaxRaw, g.tkMaxRaw);
       w(GS.slack, g.slackNs);
+      if (g.tickNs <= 0n) throw new RangeError(`simSetGuest: tickNs must be positive, got ${g.tickNs}`);
       w(GS.tickNs, g.tickNs);
       w(GS.gap, g.gapNs);
       x.obsResetTick();
@@ -169,6 +174,7 @@ export function simApi(k: Core) {
     },
     /** One read on vCPU i at t (it goes through the clamp, as a real read does). */
     simRead(i: number, t: bigint): SimReading {
+      needGuest('simRead');
       const at = x.obsRead(vcpus, i, guest, t), dv = k.dv;
       return { tsc: dv.getBigUint64(at, true), kvmclock: dv.getBigUint64(at + 8, true), schedClock: dv.getBigUint64(at + 16, true),
         monotonic: dv.getBigUint64(at + 24, true), stable: dv.getBigUint64(at + 32, true) !== 0n };
@@ -196,6 +202,7 @@ export function simApi(k: Core) {
      *  and where it stopped early, if it did: for the guest to react to a watchdog verdict, or (full) to hand over a
      *  full record buffer; the caller resumes after stoppedAt. */
     simObserve(n: number, from: bigint, to: bigint, period: bigint, notBefore = 0n): { records: SimRecord[]; reads: bigint; stoppedAt: bigint | null; full: boolean } {
+      needGuest('simObserve');
       const count = x.observe(vcpus, n, guest, from, to, period, anomalies, cap, notBefore) >>> 0;
       const dv = k.dv, stop = dv.getBigUint64(guest + GS.stopAt, true);
       return { records: decode(count), reads: dv.getBigUint64(guest + GS.reads, true), stoppedAt: stop === 0n ? null : stop,

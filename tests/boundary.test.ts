@@ -54,4 +54,10 @@ test('objects: a missing object or field says which', () => {
   throwsLike(() => t.clocksourceRegisterKhz(0, 1n), RangeError, /khz must be an integer in 1\.\./);
 });
 
+test('the simulation tables: reads before the guest block is set are a clear Error, not a Wasm trap', () => {
+  const k = t.createKernel({ simd: false });
+  assert.throws(() => k.simRead(0, 0n), (e: Error) => !(e instanceof WebAssembly.RuntimeError) && /simSetGuest\(\) first/.test(e.message));
+  assert.throws(() => k.simObserve(1, 0n, 10n, 1n), /simSetGuest\(\) first/);
+});
+
 test.run();
