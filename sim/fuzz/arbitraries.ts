@@ -89,6 +89,7 @@ function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<
         t += s.downtime as number + 10;
         break;
       case 'hot-add':
+        if (n >= maxVcpus) break; // the VMM refuses past maxcpus: the generator does not write what cannot be asked
         events.push({ at: ms(t), do: 'hot-add' });
         n++;
         break;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { Kernel } from '../../bindings/index.js';
 import { scalarKernelModule, simdKernelModule } from '../../bindings/index.js';
-import { parseScenario } from '../scenario.js';
+import { parseScenario, ScenarioError } from '../scenario.js';
 import { Machine } from '../machine.js';
 import { scenarioArbitrary, type FuzzOptions } from './arbitraries.js';
 import { checkInvariants, type Violation } from './invariants.js';
@@ -29,7 +29,13 @@ export interface ShardResult {
 
 /** One run of the property: the violations (an invalid generated scenario is a violation too). */
 export function check(raw: Record<string, unknown>, kernel?: Kernel): { violations: Violation[]; events: number; reads: bigint } {
-  const s = parseScenario(raw, 'fuzz');
+  let s;
+  try {
+    s = parseScenario(raw, 'fuzz');
+  } catch (e) {
+    if (!(e instanceof ScenarioError)) throw e;
+    return { violations: [{ invariant: 'valid-scenario', detail: e.problems.join('; ') }], events: 0, reads: 0n };
+  }
   const m = new Machine(s, kernel);
   const r = m.run();
   return { violations: checkInvariants(s, r, m), events: r.stats.events, reads: r.stats.reads };
