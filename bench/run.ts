@@ -163,7 +163,8 @@ batchCase('perf conversion batch', 'perf', (k, input) => (out) => k.perfTscToNsB
   // the goal is stated for ~30-event scenarios: churn (hundreds of events) is left out of this measure
   const clean = { rules: 'modern' as const, procedures: ['precise-scaled' as const], hostSuspend: false,
     actions: ['stop-cont', 'migrate', 'hot-add', 'move-vcpu', 'preempt', 'wrmsr'] };
-  const runs = quick ? 100 : 400;
+  // long enough that starting the workers (tsx compiles the sources in each) is not what is measured
+  const runs = quick ? 400 : 4000;
   const r = await runCampaign({ seed: 11, runs, workers: 2, gen: clean });
   const events = r.events / r.runs;
   cases.push({ kernel: 'fuzz throughput (scenarios)', impl: '2 workers', nsPerOp: (r.wallMs * 1e6) / r.runs, opsPerSec: r.runs / (r.wallMs / 1000),
