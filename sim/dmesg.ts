@@ -4,6 +4,7 @@
 // kernel; lines it does not recognise are skipped; a malformed number on a
 // recognised line is reported, never thrown.
 import { formatClocksourceLine, type ClocksourceRegistration, type Kernel } from '../bindings/index.js';
+import { nsOf } from './units.js';
 
 export interface DmesgFinding {
   line: number;
@@ -159,7 +160,7 @@ export function analyzeDmesg(text: string, k: Kernel): DmesgReport {
         return;
       }
       const khz = refinedKhz ?? tscKhz;
-      const secs = khz ? warp * 1_000_000n / BigInt(khz) : null; // ns
+      const secs = khz ? nsOf(warp, khz) : null; // ns
       const jump = stamp !== undefined && prevStamp !== undefined ? stamp - prevStamp : null;
       const big = secs !== null && (secs < 0n ? -secs : secs) > 1_000_000_000n;
       let text = `CPU${m[1]} was ${warp} cycles behind${secs !== null ? ` = ${fmtNs(secs)} at ${khz} kHz` : ''}; TSC_ADJUST set to ${adjust}`;
@@ -178,7 +179,7 @@ export function analyzeDmesg(text: string, k: Kernel): DmesgReport {
       if (warp === null) { findings.push({ ...at, kind: 'malformed', verdict: 'malformed', text: `a number is malformed: ${body}` }); return; }
       const khz = refinedKhz ?? tscKhz;
       findings.push({ ...at, kind: 'tsc-warp', verdict: 'note',
-        text: `the TSC warp check failed: ${warp} cycles${khz ? ` = ${fmtNs(warp * 1_000_000n / BigInt(khz))}` : ''}; the TSC is marked unstable`,
+        text: `the TSC warp check failed: ${warp} cycles${khz ? ` = ${fmtNs(nsOf(warp, khz))}` : ''}; the TSC is marked unstable`,
         scenario: 'seed-000-tsc-adjust-hotplug' });
       return;
     }

@@ -6,7 +6,7 @@ import { clocksourceMask, formatClocksourceLine, PVCLOCK_TSC_STABLE_BIT, type Ke
 import type { GuestSpec } from './scenario.js';
 import type { Anomaly, LogLine } from './types.js';
 import type { SimRecord } from '../bindings/index.js';
-import { cyclesOf, s64, u64, NSEC_PER_SEC } from './units.js';
+import { cyclesOf, nsOf, s64, u64, NSEC_PER_SEC } from './units.js';
 
 /** What the guest needs from the machine below it. */
 export interface GuestPort {
@@ -197,7 +197,7 @@ export class Guest {
         cpus: [{ ratio: src.ratio, offset: src.offset, skew: src.skew }, { ratio: tgt.ratio, offset: tgt.offset, skew: tgt.skew }],
         tscKhz: this.tscKhz, timeoutMs: 20, hostStart, seed: seed++, fracBits: this.port.fracBits(),
       });
-      this.port.spend(((r.hostEnd - hostStart) * 1_000_000n) / BigInt(this.port.hostKhz()));
+      this.port.spend(nsOf(r.hostEnd - hostStart, this.port.hostKhz()));
       // check_tsc_sync_source
       if (r.nrWarps === 0) { testRuns = 0; break; }
       this.port.anomaly({ type: 'tsc-warp', t: this.port.now(), vcpu: cpu, size: r.maxWarp, unit: 'cycles' });
@@ -287,7 +287,7 @@ export class Guest {
 
   /** Cycles the guest's own TSC runs in ns at its tsc_khz (for messages). */
   cyclesToNs(cycles: bigint): bigint {
-    return (cycles * 1_000_000n) / BigInt(this.tscKhz || 1);
+    return nsOf(cycles, this.tscKhz || 1);
   }
   nsToCycles(ns: bigint): bigint {
     return cyclesOf(ns, this.tscKhz);

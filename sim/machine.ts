@@ -11,7 +11,7 @@ import { ksmMerge } from './ksm.js';
 import { Xen } from './xen.js';
 import type { Scenario, ScenarioEvent } from './scenario.js';
 import type { Anomaly, LogLine, RunResult } from './types.js';
-import { u64 } from './units.js';
+import { splitmix64 } from './units.js';
 
 /** Wall clock (CLOCK_REALTIME) at real time 0: 2026-01-01T00:00:00Z. Hosts are taken to agree on it. */
 const WALL0 = 1_767_225_600n * 1_000_000_000n;
@@ -343,12 +343,9 @@ export class Machine implements GuestPort {
   }
 
   private nextPcpu(cur: number): number {
-    // splitmix64 draw: a pCPU other than the current one
-    this.rng = u64(this.rng + 0x9E3779B97F4A7C15n);
-    let z = this.rng;
-    z = u64((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n);
-    z = u64((z ^ (z >> 27n)) * 0x94D049BB133111EBn);
-    z ^= z >> 31n;
+    // a seeded draw: a pCPU other than the current one
+    let z: bigint;
+    [this.rng, z] = splitmix64(this.rng);
     const n = this.host.pcpus;
     if (n === 1) return 0;
     const p = Number(z % BigInt(n - 1));

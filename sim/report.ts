@@ -8,7 +8,7 @@ import type { RunResult } from './types.js';
 import { Machine } from './machine.js';
 import type { Kernel } from '../bindings/index.js';
 import { renderLog, summarize } from './summary.js';
-import { seconds } from './units.js';
+import { nsOf, seconds } from './units.js';
 
 export interface Traced { result: RunResult; trace: Machine['trace']; tscKhz: number }
 
@@ -29,7 +29,7 @@ export function renderReport(s: Scenario, { result, trace, tscKhz }: Traced): st
   const x = (t: bigint) => LEFT + Number(((t - t0) * BigInt(W - LEFT - RIGHT) * 1000n) / (t1 - t0 || 1n)) / 1000;
   const vcpus = [...new Set(trace.map((p) => p.vcpu))].sort((a, b) => a - b);
   const clocks = [
-    { key: 'tsc' as const, label: 'tsc', color: '#d95f02', ns: (v: bigint) => (v * 1_000_000n) / BigInt(tscKhz) },
+    { key: 'tsc' as const, label: 'tsc', color: '#d95f02', ns: (v: bigint) => nsOf(v, tscKhz) },
     { key: 'kvmclock' as const, label: 'kvmclock', color: '#1b9e77', ns: (v: bigint) => v },
     { key: 'schedClock' as const, label: 'sched_clock', color: '#7570b3', ns: (v: bigint) => v },
   ];

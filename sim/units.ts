@@ -37,3 +37,14 @@ export const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
 export const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
 /** floor(ns * khz / 10^6): cycles of a khz counter over ns. */
 export const cyclesOf = (ns: bigint, khz: number): bigint => (ns * BigInt(khz)) / 1_000_000n;
+/** floor(cycles * 10^6 / khz): the ns a khz counter takes to count `cycles`. */
+export const nsOf = (cycles: bigint, khz: number | bigint): bigint => (cycles * 1_000_000n) / BigInt(khz);
+
+/** One splitmix64 step on `state` (the generator assembly/warp.ts draws from too): [next state, output]. */
+export function splitmix64(state: bigint): [next: bigint, value: bigint] {
+  const next = u64(state + 0x9E3779B97F4A7C15n);
+  let z = next;
+  z = u64((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n);
+  z = u64((z ^ (z >> 27n)) * 0x94D049BB133111EBn);
+  return [next, z ^ (z >> 31n)];
+}

@@ -6,7 +6,7 @@ import type { KvmClockData } from './kvm.js';
 import { Kvm, KVM_CLOCK_REALTIME } from './kvm.js';
 import { Xen } from './xen.js';
 import type { Host } from './host.js';
-import { s64, u64, seconds } from './units.js';
+import { cyclesOf, nsOf, s64, u64, seconds } from './units.js';
 
 export type Procedure = 'legacy' | 'precise' | 'precise-scaled';
 
@@ -100,7 +100,7 @@ export class Vmm {
       if (!realtime) m.vmmLog('source KVM_GET_CLOCK had no KVM_CLOCK_REALTIME (no masterclock): the downtime is not added');
       dst.setClock(m.t, { clock: srcClock.clock, flags: realtime ? KVM_CLOCK_REALTIME : 0, realtime: srcClock.realtime, hostTsc: 0n }, m.wallNs());
       const d = dst.getClock(m.t, m.wallNs());
-      const elapsedCycles = (khz: number) => (s64(d.clock - srcClock.clock) * BigInt(khz)) / 1_000_000n;
+      const elapsedCycles = (khz: number) => cyclesOf(s64(d.clock - srcClock.clock), khz);
       for (const [i, s] of saved.entries()) {
         const v = dst.vcpus[i];
         // ofs_dst = ofs_src - (guest_src - guest_dest) * freq + (tsc_src - tsc_dest)
@@ -122,7 +122,7 @@ export class Vmm {
     m.measure(`${tag}.kvmclockDeltaAtSameTscNs`, s64(page.systemTime - before));
     // the procedure's own error: the destination page against the source host's KVM_GET_CLOCK, at the same guest TSC
     const gAtGet = src.k.kvmReadL1Tsc(srcClock.hostTsc, saved[0].ratio, saved[0].offset, srcFrac);
-    const fromSource = srcClock.clock + ((page.tscTimestamp - gAtGet) * 1_000_000n) / BigInt(saved[0].khz);
+    const fromSource = srcClock.clock + nsOf(page.tscTimestamp - gAtGet, saved[0].khz);
     m.measure(`${tag}.kvmclockDeltaVsSourceClockNs`, s64(page.systemTime - fromSource));
     m.measure(`${tag}.sourceSnapshotAgeNs`, snapshotAge);
     // the recipe assumes the destination runs the guest TSC at KVM_GET_TSC_KHZ; within +-250 ppm KVM does not scale,

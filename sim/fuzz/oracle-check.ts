@@ -2,15 +2,13 @@
 // that backs the fast in-Wasm sweep).
 import type { Kernel } from '../../bindings/index.js';
 import * as o from '../../oracle/index.js';
+import { splitmix64 } from '../units.js';
 
 export function oracleCheck(k: Kernel, seed: bigint, n: number): { mismatches: number; first?: string } {
   let s = seed, bad = 0, first: string | undefined;
   const next = () => {
-    s = (s + 0x9E3779B97F4A7C15n) & o.U64;
-    let z = s;
-    z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & o.U64;
-    z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & o.U64;
-    z ^= z >> 31n;
+    let z: bigint;
+    [s, z] = splitmix64(s);
     const edge = [0n, 1n, 0xFFFFFFFFn, 1n << 32n, 1n << 63n, o.U64][Number(z & 7n)];
     return edge ?? z;
   };
