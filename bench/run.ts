@@ -14,6 +14,7 @@ import * as o from '../oracle/index.js';
 import { pvclockBatchJs, cyc2nsBatchJs, scaleBatchJs, perfBatchJs } from './js-number.js';
 import { parseScenario } from '../sim/scenario.js';
 import { runScenario } from '../sim/machine.js';
+import { splitmix64 } from '../sim/units.js';
 
 const quick = process.argv.includes('--quick');
 const N = quick ? 1 << 16 : 1 << 20;       // samples per batch call
@@ -33,13 +34,7 @@ const cases: Case[] = [];
 function splitmix(n: number, seed: bigint): BigUint64Array {
   const a = new BigUint64Array(n);
   let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s + 0x9E3779B97F4A7C15n) & o.U64;
-    let z = s;
-    z = ((z ^ (z >> 30n)) * 0xBF58476D1CE4E5B9n) & o.U64;
-    z = ((z ^ (z >> 27n)) * 0x94D049BB133111EBn) & o.U64;
-    a[i] = z ^ (z >> 31n);
-  }
+  for (let i = 0; i < n; i++) [s, a[i]] = splitmix64(s);
   return a;
 }
 const xor = (a: BigUint64Array, n = a.length) => { let x = 0n; for (let i = 0; i < n; i++) x ^= a[i]; return x.toString(); };
