@@ -6,7 +6,14 @@
 // a warp. The CPUs' TSCs are functions of one host clock h (host cycles):
 //   tsc_c(h) = kvm_scale_tsc(h + skew_c, ratio_c) + offset_c + tsc_adjust_c
 // Who gets the lock when several want it is drawn from a seeded splitmix64,
-// so a run is deterministic; the lock hand-off costs cycles of host time.
+// so a run is deterministic; the lock hand-off costs cycles of host time. That
+// cost is not a constant: the kernel's comment ("observed values are ~200 TSC
+// cycles, but this really depends on CPU, node distance and frequency") and
+// tglx's and Waiman Long's measurements (one-shot 104-330 cycles, changing
+// between runs with the core's frequency) make it a per-run draw from
+// [handoff, handoffMax], plus up to `jitter` per acquisition. A compensation
+// by the observed warp then leaves the target behind by that run's hand-off,
+// and the next run sees a residual warp whenever its hand-off is cheaper.
 import { kvmScaleTsc } from "./kvm";
 
 export const WARP_MAX_CPUS: u32 = 64;
@@ -16,13 +23,15 @@ export const WP_NCPUS: usize = 0;
 export const WP_TSC_KHZ: usize = 8;
 export const WP_TIMEOUT_MS: usize = 16;
 export const WP_HOST_START: usize = 24;
-export const WP_HANDOFF: usize = 32;      // host cycles to take the lock from another CPU
+export const WP_HANDOFF: usize = 32;      // host cycles to take the lock from another CPU (the run's draw starts here)
 export const WP_LOCAL: usize = 40;        // host cycles to retake it on the same CPU
 export const WP_LOOP: usize = 48;         // host cycles between dropping and wanting the lock
 export const WP_SEED: usize = 56;
 export const WP_FRAC_BITS: usize = 64;
 export const WP_MAX_ITER: usize = 72;     // the kernel's 10,000,000
 export const WP_LAST_TSC: usize = 80;     // last_tsc on entry (0 after the source's reset)
+export const WP_HANDOFF_MAX: usize = 88;  // the run's hand-off is drawn from [WP_HANDOFF, WP_HANDOFF_MAX]
+export const WP_JITTER: usize = 96;       // plus 0..WP_JITTER per acquisition
 export const WP_CPUS: usize = 128;        // then per CPU, 32 bytes:
 export const WPC_RATIO: usize = 0;
 export const WPC_OFFSET: usize = 8;
@@ -75,11 +84,13 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
   const n = <u32>load<u64>(cfg + WP_NCPUS);
   if (n < 1 || n > WARP_MAX_CPUS) return 0;
   const fracBits = <u32>load<u64>(cfg + WP_FRAC_BITS);
-  const handoff = load<u64>(cfg + WP_HANDOFF), local = load<u64>(cfg + WP_LOCAL), loop = load<u64>(cfg + WP_LOOP);
+  const local = load<u64>(cfg + WP_LOCAL), loop = load<u64>(cfg + WP_LOOP);
   const maxIter = load<u64>(cfg + WP_MAX_ITER);
   const span = load<u64>(cfg + WP_TSC_KHZ) * load<u64>(cfg + WP_TIMEOUT_MS);
   const h0 = load<u64>(cfg + WP_HOST_START);
   store<u64>(rng, load<u64>(cfg + WP_SEED));
+  const lo = load<u64>(cfg + WP_HANDOFF), hi = load<u64>(cfg + WP_HANDOFF_MAX), jitter = load<u64>(cfg + WP_JITTER);
+  const handoff = hi > lo ? lo + splitmix64(rng) % (hi - lo + 1) : lo;
 
   let lastTsc = load<u64>(cfg + WP_LAST_TSC);
   let maxWarp: u64 = 0, nrWarps: u64 = 0, randomWarps: u64 = 0, reads: u64 = 0, flags: u64 = 0;
@@ -117,7 +128,9 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
       }
     }
     const arrive = load<u64>(ready + (<usize>c << 3));
-    const t = (arrive > lockFree ? arrive : lockFree) + (c == holder ? local : handoff);
+    let cost = c == holder ? local : handoff;
+    if (jitter != 0) cost += splitmix64(rng) % (jitter + 1);
+    const t = (arrive > lockFree ? arrive : lockFree) + cost;
     holder = c;
     const prev = lastTsc;
     const now = cpuTsc(cfg, c, t, fracBits);

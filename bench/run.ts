@@ -116,7 +116,7 @@ batchCase('perf conversion batch', 'perf', (k, input) => (out) => k.perfTscToNsB
 // ---- the warp loop: two CPUs, the second 5000 cycles behind ----------------------------
 {
   const opts = { cpus: [{}, { offset: BigInt.asUintN(64, -5000n) }], tscKhz: 1_000_000, hostStart: 1_000_000_000n, seed: SEED,
-    timeoutMs: quick ? 200 : 1000 };
+    timeoutMs: quick ? 200 : 1000, handoffCycles: 200 }; // a fixed hand-off: the C twin has no per-run draw
   const probe = simd.checkTscWarp(opts);
   const m = measure('warp', () => simd.checkTscWarp(opts), probe.reads);
   const c = native('warp', probe.reads);
@@ -156,7 +156,7 @@ batchCase('perf conversion batch', 'perf', (k, input) => (out) => k.perfTscToNsB
   const { runCampaign, runKernelFuzz } = await import('../sim/fuzz/campaign.js');
   const { oracleCheck } = await import('../sim/fuzz/oracle-check.js');
   // the goal is stated for ~30-event scenarios: churn (hundreds of events) is left out of this measure
-  const clean = { rules: 'modern' as const, procedures: ['precise-scaled' as const], hostSuspend: false,
+  const clean = { rules: '6.7+' as const, procedures: ['precise-scaled' as const], hostSuspend: false,
     actions: ['stop-cont', 'migrate', 'hot-add', 'move-vcpu', 'preempt', 'wrmsr'] };
   // long enough that starting the workers (tsx compiles the sources in each) is not what is measured
   const runs = quick ? 400 : 4000;
@@ -166,9 +166,9 @@ batchCase('perf conversion batch', 'perf', (k, input) => (out) => k.perfTscToNsB
     spread: '-', checksum: String(r.findings.length), ratioToNative: null,
     note: `${(r.runs / (r.wallMs / 1000)).toFixed(0)} scenarios/s, ${(r.events / (r.wallMs / 1000)).toFixed(0)} events/s, ${events.toFixed(0)} events per scenario` });
   const classes: [string, import('../sim/fuzz/arbitraries.js').FuzzOptions][] = [
-    ['seed-000 class (v4.x hot-add warp)', { rules: 'v4.x', actions: ['hot-add', 'stop-cont', 'move-vcpu', 'preempt'], startAfter: 5000 }],
-    ['seed-002 class (legacy migration)', { rules: 'modern', procedures: ['legacy'], hostSuspend: false }],
-    ['seed-003 class (2.6.37 stall)', { rules: 'v2.6.37', unstableHosts: true }],
+    ['seed-000 class (3.8-4.11 hot-add warp)', { rules: '3.8-4.11', actions: ['hot-add', 'stop-cont', 'move-vcpu', 'preempt'], startAfter: 5000 }],
+    ['seed-002 class (legacy migration)', { rules: '6.7+', procedures: ['legacy'], hostSuspend: false }],
+    ['seed-003 class (2.6.37 without catch-up: stall)', { rules: '2.6.37-3.3', commits: { c285545f813d: false }, unstableHosts: true }],
   ];
   for (const [name, gen] of classes) {
     const t0 = Date.now();

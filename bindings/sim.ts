@@ -150,6 +150,10 @@ export function simApi(k: Core) {
       s(GS.wdNext, w.next);
       s(GS.wdCs, 0n); // the first round after any change re-initialises cs_last/wd_last
     },
+    /** clocksource_touch_watchdog(): the next watchdog round re-initialises instead of judging. */
+    simTouchWatchdog(): void {
+      k.dv.setBigUint64(guest + GS.wdCs, 0n, true);
+    },
     /** The Hyper-V reference TSC page the guest reads (sequence 0: the reference counter MSR). */
     simSetHvPage(p: { on: boolean; sequence: number; scale: bigint; offset: bigint }): void {
       const dv = k.dv;

@@ -24,8 +24,16 @@ export interface CheckTscWarpOptions {
   timeoutMs?: number;
   /** Reference host clock when both CPUs enter the loop. */
   hostStart?: bigint;
-  /** Host cycles to take sync_lock from another CPU (cache-line transfer). Default 200. */
+  /**
+   * Host cycles to take sync_lock from another CPU (cache-line transfer): this run's cost is drawn from
+   * [handoffCycles, handoffMaxCycles] with the seed. Default 100..330, the one-shot range tglx and Waiman Long
+   * measured; give handoffCycles alone for a fixed cost.
+   */
   handoffCycles?: number;
+  /** The top of the run's hand-off draw (default 330, or handoffCycles when that alone is given). */
+  handoffMaxCycles?: number;
+  /** Extra cycles, 0..jitter, drawn per acquisition. Default 0. */
+  handoffJitterCycles?: number;
   /** Host cycles to retake it on the same CPU. Default 40. */
   localCycles?: number;
   /** Host cycles between dropping the lock and wanting it again. Default 20. */
@@ -69,18 +77,23 @@ export function warpApi(k: Core) {
         throw new RangeError(`${f}: cpus must be an array of 1..${MAX_CPUS} CPUs`);
       }
       const fb = checkFracBits(f, o.fracBits ?? 48);
+      const handoffLo = int(f, 'handoffCycles', o.handoffCycles ?? 100, 1, 1e9);
+      const handoffHi = int(f, 'handoffMaxCycles', o.handoffMaxCycles ?? (o.handoffCycles === undefined ? 330 : handoffLo), 1, 1e9);
+      if (handoffHi < handoffLo) throw new RangeError(`${f}: handoffMaxCycles (${handoffHi}) is below handoffCycles (${handoffLo})`);
       const cfg = [
         BigInt(o.cpus.length),
         BigInt(int(f, 'tscKhz', o.tscKhz, 1, 0xFFFFFFFF, 'kHz')),
         BigInt(int(f, 'timeoutMs', o.timeoutMs ?? 2, 1, 1_000_000, 'ms')),
         o.hostStart === undefined ? 0n : u64(f, 'hostStart', o.hostStart),
-        BigInt(int(f, 'handoffCycles', o.handoffCycles ?? 200, 1, 1e9)),
+        BigInt(handoffLo),
         BigInt(int(f, 'localCycles', o.localCycles ?? 40, 1, 1e9)),
         BigInt(int(f, 'loopCycles', o.loopCycles ?? 20, 0, 1e9)),
         o.seed === undefined ? 0n : u64(f, 'seed', o.seed),
         BigInt(fb),
         BigInt(int(f, 'maxIterations', o.maxIterations ?? 10_000_000, 0, 1e12)),
         o.lastTsc === undefined ? 0n : u64(f, 'lastTsc', o.lastTsc),
+        BigInt(handoffHi),
+        BigInt(int(f, 'handoffJitterCycles', o.handoffJitterCycles ?? 0, 0, 1e9)),
       ];
       const dv = k.dv;
       cfg.forEach((v, i) => dv.setBigUint64(k.warpCfg + i * 8, v, true));

@@ -17,6 +17,12 @@ export interface GuestPort {
   vcpuCount(): number;
   /** A clock read on vCPU i now (through the Wasm tables). */
   read(i: number): ReturnType<Kernel['simRead']>;
+  /** The scenario's seed (the guest's own random draws derive from it). */
+  seed(): bigint;
+  /** Whether vCPU i is in the guest now (not preempted, stopped or descheduled). */
+  running(i: number): boolean;
+  /** How far the timekeeping clocksource runs ahead of true time (ppb): what a converged NTP daemon corrects. */
+  clocksourceDriftPpb(cs: 'kvm-clock' | 'tsc'): bigint;
   /** The parameters of vCPU i's TSC for the warp loop. */
   warpCpu(i: number): { ratio: bigint; offset: bigint; skew: bigint };
   hostTscNow(): bigint;
@@ -39,6 +45,8 @@ export interface GuestPort {
 }
 
 const MASK64 = clocksourceMask(64);
+/** How long a new clocksource rate must last before a guest's NTP daemon has taken it up (an assumption: hours). */
+const NTP_SETTLE_NS = 3_600_000_000_000n;
 
 export class Guest {
   /** Ratings: kvm-clock 400 (299 with invariant TSC), tsc 300 (0 once unstable). */
@@ -69,6 +77,17 @@ export class Guest {
     this.port.log({ t: this.port.now(), source: 'guest', vcpu, stamp: r.schedClock, text });
   }
 
+  /**
+   * kvm_register_clock(txt) on `cpu`, after its MSR_KVM_SYSTEM_TIME_NEW write: "kvm-clock: cpu N, msr H:L, txt"
+   * (3.x prints the halves of pa | 1) or "msr %llx" (4.x-5.x); later kernels say nothing.
+   */
+  kvmRegisterClock(cpu: number, txt: string): void {
+    if (this.spec.logStyle === '6.x') return;
+    const pa = (this.spec.kvmclockPa + BigInt(cpu) * 64n) | 1n;
+    const msr = this.spec.logStyle === '3.x' ? `${(pa >> 32n).toString(16)}:${(pa & 0xFFFFFFFFn).toString(16)}` : pa.toString(16);
+    this.printk(cpu, `kvm-clock: cpu ${cpu}, msr ${msr}, ${txt}`);
+  }
+
   /** Boot on vCPU 0 after kvmclock is enabled: clocksources, sched_clock, the timekeeper. */
   boot(): void {
     const { k } = this.port;
@@ -86,7 +105,9 @@ export class Guest {
       this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
       this.kvmclockRating = 400;
       this.schedMode = 'kvmclock';
-      this.schedOffset = this.spec.xenSchedClockOffset ? r0.kvmclock : 0n;
+      // xen_sched_clock: NOW() itself (2.6.32.18+), NOW() minus the value at init (≈5.0+), or the vCPU's runstate
+      // time, which starts near 0 when the vCPU does (modelled as NOW() minus NOW() at boot; steal not subtracted)
+      this.schedOffset = this.spec.xenSchedClock === 'xen-clock' ? 0n : r0.kvmclock;
       this.schedStable = this.spec.schedClockStable ?? this.xenNonstopTsc;
       this.port.guestChanged(); // sched_clock_init(): printk stamps come from it from here on
       this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
@@ -99,6 +120,7 @@ export class Guest {
       this.schedOffset = r0.kvmclock;
       this.schedStable = this.spec.schedClockStable ?? (this.spec.stableBit && r0.stable);
       this.port.guestChanged();
+      this.kvmRegisterClock(0, 'primary cpu clock');
       this.printk(0, `kvm-clock: using sched offset of ${this.schedOffset} cycles`);
       this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
       this.tscKhz = Number(this.port.k.pvclockTscKhz(this.port.page(0)));
@@ -151,14 +173,51 @@ export class Guest {
     this.port.pvclockResume();
     const r = this.port.read(0);
     if (this.clocksource !== 'tsc') this.tk = { cycles: r.kvmclock, ns: before.monotonic };
-    if (this.spec.xenSchedClockOffset) this.schedOffset = r.kvmclock - (before.kvmclock - this.schedOffset);
+    // the offset form continues where it was; the runstate form restarts with the new domain's vCPUs; NOW() jumps
+    if (this.spec.xenSchedClock === 'xen-clock-offset') this.schedOffset = r.kvmclock - (before.kvmclock - this.schedOffset);
+    else if (this.spec.xenSchedClock === 'runstate') this.schedOffset = r.kvmclock;
     this.port.guestChanged();
   }
 
 
-  /** The timekeeper's clocksource registration, for the Wasm guest block. */
+  /**
+   * The timekeeper's mult and shift, for the Wasm guest block: the clocksource's, with a converged NTP daemon's
+   * frequency correction (timekeeping_adjust moves tk->mult, not the clocksource's) when the guest runs one.
+   */
   csReg(): { mult: number; shift: number } {
-    return this.clocksource === 'tsc' ? this.tscReg : this.kvmReg;
+    const reg = this.clocksource === 'tsc' ? this.tscReg : this.kvmReg;
+    if (!this.spec.ntp) return reg;
+    const den = 1_000_000_000n + this.ntpPpb;
+    return { mult: Number((BigInt(reg.mult) * 1_000_000_000n + den / 2n) / den), shift: reg.shift };
+  }
+
+  /**
+   * The NTP daemon's frequency correction (ppb) and the rate it is converging to. It follows a new clocksource rate
+   * only once that rate has lasted NTP_SETTLE_NS: a daemon's frequency loop takes hours, so a clock that changes
+   * rate at an event keeps the old correction for a while (at boot the daemon starts from its drift file).
+   */
+  ntpPpb = 0n;
+  private ntpTarget: { ppb: bigint; since: bigint } | null = null;
+
+  /**
+   * Called whenever the machine's clocks may have changed rate: takes up a rate that has lasted long enough
+   * (re-anchoring the timekeeper, so that only time from now on is converted at the new mult); returns when
+   * to look again, or null.
+   */
+  ntpTrack(now: bigint, boot = false): bigint | null {
+    if (!this.spec.ntp) return null;
+    const ppb = this.port.clocksourceDriftPpb(this.clocksource);
+    if (ppb === this.ntpPpb) { this.ntpTarget = null; return null; }
+    if (this.ntpTarget?.ppb !== ppb) this.ntpTarget = { ppb, since: now };
+    if (!boot && now - this.ntpTarget.since < NTP_SETTLE_NS) return this.ntpTarget.since + NTP_SETTLE_NS;
+    if (!boot) {
+      const r = this.port.read(0);
+      this.tk = { cycles: this.clocksource === 'tsc' ? r.tsc : r.kvmclock, ns: r.monotonic };
+    }
+    this.ntpPpb = ppb;
+    this.ntpTarget = null;
+    this.port.guestChanged();
+    return null;
   }
 
   /** mark_tsc_unstable(reason). */
@@ -189,7 +248,8 @@ export class Guest {
     if (this.spec.tscAdjust && this.spec.tscAdjustClamp && (adjusted < 0n || adjusted > 0x7FFFFFFFn)) adjusted = 0n;
     if (this.spec.tscReliable) { this.online[cpu] = true; return; } // skip_test
     let testRuns = this.spec.tscAdjust ? 3 : 1;
-    let seed = 0x5EEDn + BigInt(cpu);
+    // the lock arbitration and hand-off draws of each run: from the scenario's seed, per CPU
+    let seed = this.port.seed() * 0x100n + BigInt(cpu);
     while (testRuns > 0) {
       const src = this.port.warpCpu(0), tgt = this.port.warpCpu(cpu);
       const hostStart = this.port.hostTscNow();
@@ -213,8 +273,9 @@ export class Guest {
       if (cur === 0n) cur = -s64(r.maxWarp);
       adjusted = s64(adjusted + cur);
       if (this.spec.tscAdjustClamp) adjusted = adjusted < 0n ? 0n : adjusted > 0x7FFFFFFFn ? 0x7FFFFFFFn : adjusted;
-      this.port.wrmsr(cpu, 'IA32_TSC_ADJUST', adjusted);
+      // pr_warn first, then wrmsrl: the line is stamped before the write moves this CPU's TSC
       this.printk(cpu, `TSC ADJUST compensate: CPU${cpu} observed ${cur} warp. Adjust: ${adjusted}`);
+      this.port.wrmsr(cpu, 'IA32_TSC_ADJUST', adjusted);
       this.port.anomaly({ type: 'tsc-adjust-compensate', t: this.port.now(), vcpu: cpu, size: adjusted, unit: 'cycles' });
     }
     this.online[cpu] = true;
@@ -251,8 +312,16 @@ export class Guest {
         const jiffies = leap / this.tickNs;
         if (leap > BigInt(this.spec.rcuStallTimeout) * NSEC_PER_SEC && rec.t !== this.lastRcuReport) {
           this.lastRcuReport = rec.t;
-          const what = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched detected stalls on CPUs/tasks:' : 'INFO: rcu_sched detected stalls on CPUs/tasks:';
-          this.printkAt(v, rec.t, rec.now, `${what} (detected by ${v}, t=${jiffies} jiffies)`);
+          // print_other_cpu_stall on a CPU that kept running ("{ v} (detected by d, t=...)"), or print_cpu_stall
+          // when none did (the stalled CPU reports itself)
+          const d = this.online.findIndex((on, j) => on && j !== v && this.port.running(j));
+          const rcu = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched' : 'INFO: rcu_sched';
+          // stamped with local_clock() (this read's sched_clock), not CLOCK_MONOTONIC
+          const stamp = records.find((o) => o.kind === 'gap' && o.clock === 'sched_clock' && o.vcpu === v && o.t === rec.t)?.now
+            ?? this.port.read(v).schedClock;
+          this.printkAt(d < 0 ? v : d, rec.t, stamp, d < 0
+            ? `${rcu} self-detected stall on CPU { ${v}}  (t=${jiffies} jiffies)`
+            : `${rcu} detected stalls on CPUs/tasks: { ${v}} (detected by ${d}, t=${jiffies} jiffies)`);
           this.port.anomaly({ type: 'rcu-stall', t: rec.t, vcpu: v, size: leap, unit: 'ns' });
         }
         if (this.spec.dStateTask && leap > BigInt(this.spec.hungTaskTimeout) * NSEC_PER_SEC) {
@@ -268,9 +337,14 @@ export class Guest {
     this.port.log({ t, source: 'guest', vcpu, stamp, text });
   }
 
-  /** KVMCLOCK_CTRL reached vCPU v: its next reads find GUEST_STOPPED and touch the watchdogs. */
+  /**
+   * KVMCLOCK_CTRL reached vCPU v: its next reads find GUEST_STOPPED and pvclock_touch_watchdogs() runs --
+   * the soft-lockup, RCU and hung-task detectors forgive the gap, and clocksource_touch_watchdog() makes the
+   * next clocksource watchdog round start afresh.
+   */
   touch(v: number, until: bigint): void {
     this.touchedUntil[v] = until;
+    this.port.k.simTouchWatchdog();
   }
 
   /** md: the two uncertainty margins since v5.14 (tsc 124 us + kvm-clock 124 us), WATCHDOG_THRESHOLD (62.5 ms) before. */

@@ -1,9 +1,12 @@
 // The host: pCPUs whose TSCs count at tscKhz from one epoch (plus a skew per
-// pCPU), a CLOCK_MONOTONIC_RAW + boot offset that KVM calls
-// get_kvmclock_base_ns(), and suspend/resume that resets or rewinds the TSC.
-// Real time t is the simulation's clock (ns since the VM started). The host's
-// ns clock is taken to be exact; the rounding of its own clocksource mult is
-// not modelled.
+// pCPU), its two boot-based clocks KVM builds kvmclock on, and suspend/resume
+// that resets or rewinds the TSC. Real time t is the simulation's clock (ns
+// since the VM started), and the TSC counts exactly tscKhz against it: the
+// host's calibrated tsc_khz. CLOCK_MONOTONIC_RAW runs on that same TSC (the
+// rounding of its clocksource mult is not modelled); CLOCK_BOOTTIME is
+// disciplined by NTP to the true second, which the crystal misses by
+// ntpDriftPpb: a masterclock page that extrapolates the TSC at tsc_khz runs
+// that far ahead of a page built on CLOCK_BOOTTIME (seed 000's 134 s).
 import type { HostSpec } from './scenario.js';
 import { cyclesOf, u64 } from './units.js';
 
@@ -22,6 +25,8 @@ export class Host {
   private epoch = 0n;
   /** Host ns (boot-based) at real time 0. */
   private readonly ns0: bigint;
+  /** How far the TSC at tsc_khz runs ahead of the NTP-disciplined clock, in parts per 10^9. */
+  readonly ntpDriftPpb: bigint;
   /** Real time until which the host is suspended (its CPUs do not run). */
   suspendedUntil = 0n;
 
@@ -34,6 +39,7 @@ export class Host {
     this.skew = Array.from({ length: spec.pcpus }, (_, i) => spec.skew[i] ?? 0n);
     this.tscUnstable = !spec.tscStable;
     this.ns0 = spec.uptime;
+    this.ntpDriftPpb = BigInt(spec.ntpDriftPpb);
     this.tscBase = cyclesOf(spec.uptime, spec.tscKhz);
   }
 
@@ -53,9 +59,20 @@ export class Host {
     return { base: u64(this.tscBase + this.skew[p]), epoch: this.epoch };
   }
 
-  /** get_kvmclock_base_ns(): host boot-based ns at real time t. */
-  ns(t: bigint): bigint {
+  /** CLOCK_MONOTONIC_RAW + the boot offset (get_kvmclock_base_ns() from 5.5): the TSC at tsc_khz. */
+  rawNs(t: bigint): bigint {
     return this.ns0 + t;
+  }
+
+  /** CLOCK_BOOTTIME (ktime_get_boot_ns()), NTP-disciplined: t * 10^9 / (10^9 + drift) since real time 0. */
+  bootNs(t: bigint): bigint {
+    if (this.ntpDriftPpb === 0n) return this.ns0 + t;
+    return this.ns0 + (t * 1_000_000_000n) / (1_000_000_000n + this.ntpDriftPpb);
+  }
+
+  /** The host's own clock for messages and Xen's NOW(): boot-based ns. */
+  ns(t: bigint): bigint {
+    return this.bootNs(t);
   }
 
   /** Suspend at t for d: on resume the TSC restarts from 0 (reset) or from `rewind` cycles back. */

@@ -4,7 +4,7 @@
 // Same scenario and seed -> the same log, anomalies and measurements.
 import { createKernel, type Kernel, type SimRecord } from '../bindings/index.js';
 import { Host } from './host.js';
-import { Kvm, RULES, type Rules } from './kvm.js';
+import { Kvm, rulesFor, type Rules } from './kvm/x86.js';
 import { Guest, type GuestPort } from './guest.js';
 import { Vmm } from './vmm.js';
 import { ksmMerge } from './ksm.js';
@@ -39,6 +39,8 @@ export class Machine implements GuestPort {
   private reads = 0n;
   private events = 0;
   private rng: bigint;
+  /** When the guest's NTP daemon looks at its clock's rate again (see Guest.ntpTrack). */
+  private ntpCheckAt: bigint | null = null;
 
   /** With tracing on: each vCPU's last-read clocks every `traceEvery` of real time (from the run's own reads). */
   readonly trace: { t: bigint; vcpu: number; tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint }[] = [];
@@ -51,14 +53,15 @@ export class Machine implements GuestPort {
     this.k.simReset();
     for (const h of s.hosts) this.hosts.set(h.name, new Host(h));
     this.host = this.hosts.get(s.vm.host)!;
-    this.rules = RULES[s.vm.kvm.rules];
+    this.rules = rulesFor(s.vm.kvm.rules, s.vm.kvm.commits);
     this.period = s.observe.period;
     this.rng = s.seed;
     const kvm = s.vm.hypervisor === 'xen'
       ? new Xen(this.k, this.host, s.vm.xen.tscMode, 0n, s.vm.tscKhz)
-      : new Kvm(this.k, this.host, s.vm.kvm.rules, s.vm.tscKhz, 0n);
+      : new Kvm(this.k, this.host, this.rules, 0n);
     kvm.hvReenlightenment = s.vm.guest.hvReenlightenment;
     this.kvm = kvm;
+    this.wireKvm(kvm);
     this.guest = new Guest(s.vm.guest, this);
     this.guest.xenNonstopTsc = s.vm.xen.cpuidNonstopTsc;
     this.vmm = new Vmm(this);
@@ -68,6 +71,14 @@ export class Machine implements GuestPort {
   now(): bigint { return this.t; }
   spend(ns: bigint): void { this.t += ns; }
   vcpuCount(): number { return this.kvm.vcpus.length; }
+  seed(): bigint { return this.s.seed; }
+  running(i: number): boolean { return this.vmRunning && (this.kvm.vcpus[i]?.running ?? false); }
+  clocksourceDriftPpb(cs: 'kvm-clock' | 'tsc'): bigint {
+    // the TSC, and kvmclock pages extrapolated from it, run at the host's tsc_khz: ahead of true time by its drift;
+    // without a masterclock, pages built on the NTP-disciplined CLOCK_BOOTTIME follow true time on average
+    const onBoottime = !this.kvm.has('53fafdbb8b21') && !this.kvm.useMasterClock;
+    return cs === 'kvm-clock' && onBoottime ? 0n : this.host.ntpDriftPpb;
+  }
   read(i: number) { this.syncAll(); return this.k.simRead(i, this.t); }
   warpCpu(i: number) {
     const v = this.kvm.vcpus[i];
@@ -102,7 +113,12 @@ export class Machine implements GuestPort {
   measure(name: string, value: bigint): void { this.measurements[name] = value; }
   /** Real time passes while the VM is stopped (nothing to observe). */
   advanceTo(t: bigint): void { this.observeTo(t); }
-  replaceKvm(kvm: Kvm, host: Host): void { this.drainKvm(); this.kvm = kvm; this.host = host; }
+  replaceKvm(kvm: Kvm, host: Host): void { this.drainKvm(); this.kvm = kvm; this.host = host; this.wireKvm(kvm); }
+
+  /** KVM's delayed work (kvmclock_update_work) runs on the timeline, for this KVM instance only. */
+  private wireKvm(kvm: Kvm): void {
+    kvm.defer = (t, fn) => this.at(t, () => { if (this.kvm === kvm) fn(this.t); });
+  }
 
   // ---- the Wasm tables -------------------------------------------------------------
   private syncVcpu(i: number): void {
@@ -124,8 +140,18 @@ export class Machine implements GuestPort {
     this.k.simSetHvPage({ on: this.s.vm.guest.hypervClock, ...this.kvm.hvTscPage });
     this.k.simStateChanged(this.t, this.tickCpu());
   }
+  /** The guest's NTP daemon looks at its clock's rate (after each event, and when a new rate has lasted long enough). */
+  private ntpCheck(): void {
+    const again = this.guest.ntpTrack(this.t);
+    if (again !== null && again !== this.ntpCheckAt) {
+      this.ntpCheckAt = again;
+      this.at(again, () => this.ntpCheck());
+    }
+  }
+
   private syncGuest(): void {
-    const g = this.guest, cs = g.csReg(), mask = (1n << 64n) - 1n;
+    const g = this.guest, mask = (1n << 64n) - 1n;
+    const cs = g.csReg();
     this.k.simSetGuest({
       schedMode: g.schedMode, schedStable: g.schedStable, schedOffset: g.schedOffset, schedMul: g.schedMul, schedShift: g.schedShift,
       stableOffset: 0n, csMode: g.clocksource === 'tsc' ? 'tsc' : 'kvmclock', csMult: cs.mult, csShift: cs.shift, csMask: mask,
@@ -240,7 +266,8 @@ export class Machine implements GuestPort {
 
   private boot(): void {
     const n = this.s.vm.vcpus;
-    for (let i = 0; i < n; i++) this.kvm.createVcpu(0n, this.s.vm.pcpus?.[i] ?? i % this.host.pcpus);
+    if (this.xen) for (let i = 0; i < n; i++) this.kvm.createVcpu(0n, this.s.vm.pcpus?.[i] ?? i % this.host.pcpus);
+    else this.vmm.createVcpus(this.kvm, Array.from({ length: n }, (_, i) => this.s.vm.pcpus?.[i] ?? i % this.host.pcpus), this.vmm.configuredKhz);
     for (const v of this.kvm.vcpus) this.kvm.vcpuLoad(v, v.pcpu, 0n);
     // KVM guests enable kvmclock by MSR; a Xen PV guest always has its vcpu_time_info
     if (this.s.vm.guest.kvmclock || this.xen) for (const v of this.kvm.vcpus) this.kvm.enableKvmclock(v, 0n);
@@ -249,6 +276,7 @@ export class Machine implements GuestPort {
     this.syncAll();
     this.syncGuest();
     this.guest.boot();
+    this.guest.ntpTrack(this.t, true);
     this.syncAll();
     this.drainKvm();
   }
@@ -258,8 +286,10 @@ export class Machine implements GuestPort {
     switch (e.do) {
       case 'stop': run(() => this.vmm.stop()); break;
       case 'cont': run(() => this.vmm.cont(e.kvmclockCtrl)); break;
-      case 'migrate': run(() => this.vmm.migrate(this.hosts.get(e.to)!, e.procedure ?? this.s.vm.migration, e.downtime, 10_000_000n, e.pcpus)); break;
-      case 'save-restore': run(() => this.vmm.migrate(this.host, e.procedure ?? this.s.vm.migration, e.downtime, 10_000_000n)); break;
+      case 'migrate': run(() => this.vmm.migrate(this.hosts.get(e.to)!, e.procedure ?? this.s.vm.migration, e.downtime,
+        e.window ?? this.s.vm.vmm.restoreWindow, e.pcpus)); break;
+      case 'save-restore': run(() => this.vmm.migrate(this.host, e.procedure ?? this.s.vm.migration, e.downtime,
+        e.window ?? this.s.vm.vmm.restoreWindow)); break;
       case 'hot-add': run(() => this.hotAdd(e.pcpu)); break;
       case 'move-vcpu': run(() => this.moveVcpu(e.vcpu, e.pcpu)); break;
       case 'preempt': run(() => {
@@ -277,19 +307,27 @@ export class Machine implements GuestPort {
 
   private hotAdd(pcpu: number | undefined): void {
     const i = this.kvm.vcpus.length;
-    const v = this.kvm.createVcpu(this.t, pcpu ?? i % this.host.pcpus);
-    // QEMU resets the new CPU: MSR_IA32_TSC = env->tsc (0) and TSC_ADJUST = 0, host-initiated
-    this.kvm.writeMsr(v, 'IA32_TSC', 0n, true, this.t);
-    this.kvm.writeMsr(v, 'IA32_TSC_ADJUST', 0n, true, this.t);
-    this.vmmLog(`hot-add vCPU ${i} on pCPU ${v.pcpu}`);
+    // a new CPU object: KVM_SET_TSC_KHZ only when the user configured tsc-frequency; otherwise it keeps the rate
+    // KVM created it at -- this host's, which after a migration is not the VM's
+    const [v] = this.vmm.createVcpus(this.kvm, [pcpu ?? i % this.host.pcpus], this.vmm.configuredKhz);
+    this.vmmLog(`hot-add vCPU ${i} on pCPU ${v.pcpu} (TSC ${v.virtualTscKhz} kHz, offset ${v.offset})`);
     this.guest.online[i] = false;
     this.guest.touchedUntil[i] = 0n;
     if (!this.vmRunning) return;
-    this.kvm.vcpuLoad(v, v.pcpu, this.t);
+    // the ACPI notification, then cpu_up() on the boot CPU, which prints before it sends INIT/SIPI
+    this.guest.printk(0, `CPU${i} has been hot-added`);
     this.guest.printk(0, `smpboot: Booting Node 0 Processor ${i} APIC 0x${i.toString(16)}`);
-    if (this.s.vm.guest.kvmclock) this.kvm.enableKvmclock(v, this.t);
+    // the new vCPU's first entry serves its pending requests (the masterclock update its creation asked for)
+    this.kvm.vcpuLoad(v, v.pcpu, this.t);
+    this.drainKvm();
     this.syncAll();
     this.k.simForget(i);
+    // start_secondary: kvm_register_clock (MSR write, then the line), then check_tsc_sync_target
+    if (this.s.vm.guest.kvmclock) {
+      this.kvm.enableKvmclock(v, this.t);
+      this.syncAll();
+      this.guest.kvmRegisterClock(i, 'secondary cpu clock');
+    }
     this.guest.bringUp(i);
     this.syncAll();
   }
@@ -371,8 +409,9 @@ export class Machine implements GuestPort {
     this.boot();
     for (const e of this.s.events) this.schedule(e);
     if (this.s.vm.kvm.periodicSync) {
+      // kvmclock_sync_fn: kvmclock_update_work every KVMCLOCK_SYNC_PERIOD, masterclock or not (a stale page is refreshed)
       const tick = (t: bigint) => this.at(t, () => {
-        if (!this.kvm.useMasterClock) for (const v of this.kvm.vcpus) this.kvm.requestClockUpdate(v, this.t);
+        this.kvm.queueUpdateWork(this.t);
         if (t + SYNC_PERIOD <= this.s.until) tick(t + SYNC_PERIOD);
       });
       tick(SYNC_PERIOD);
@@ -383,6 +422,7 @@ export class Machine implements GuestPort {
       this.pullPageFlags();
       next.run();
       this.events++;
+      if (this.s.vm.guest.ntp) this.ntpCheck();
       this.onProgress?.(this.t, this.s.until);
       this.drainKvm();
       this.syncAll();

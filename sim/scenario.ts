@@ -4,6 +4,7 @@
 // file. docs/scenario-format.md documents it with an example per action.
 import { z } from 'zod';
 import { parseDuration } from './units.js';
+import { COMMITS, resolveRuleSet, type Commit, type RuleSet } from './kvm/eras.js';
 
 const duration = z.string().transform((s, ctx) => {
   const ns = parseDuration(s);
@@ -31,7 +32,7 @@ const u64 = int64(0n, (1n << 64n) - 1n, 'u64 (0..2^64-1)');
 const s64 = int64(-(1n << 63n), (1n << 63n) - 1n, 's64');
 const khz = z.number().int().min(1, 'a TSC rate of 0 kHz cannot exist').max(0xFFFFFFFF);
 
-export const RULE_SETS = ['v2.6.37', 'v4.x', 'v5.x', 'modern'] as const;
+export { RULE_SETS, type RuleSet } from './kvm/eras.js';
 
 const Host = z.strictObject({
   name: z.string().min(1),
@@ -42,6 +43,9 @@ const Host = z.strictObject({
   uptime: duration.prefault('1d'),
   /** Per-pCPU TSC skew in cycles (missing pCPUs: 0). */
   skew: z.array(s64).default([]),
+  /** How far its TSC, counted at its calibrated tsc_khz, runs ahead of true time (its NTP frequency correction), in
+   *  parts per 10^9: CLOCK_BOOTTIME follows true time, so kvmclock built on it (before 5.5) drifts from a masterclock page. */
+  ntpDriftPpb: z.number().int().min(-1_000_000).max(1_000_000).default(0),
   /** Constant, non-stop, synchronized TSC. false: KVM sees check_tsc_unstable(). */
   tscStable: z.boolean().default(true),
   scaling: z.enum(['vmx', 'svm', 'none']).default('vmx'),
@@ -87,8 +91,15 @@ const Guest = z.strictObject({
   hypervClock: z.boolean().default(false),
   /** ... and asked for re-enlightenment notifications, so KVM leaves the page unchanged across KVM_SET_CLOCK. */
   hvReenlightenment: z.boolean().default(false),
-  /** Xen PV: xen_sched_clock subtracts the clock read at init (and continues across restore); 2.6.32 does not. */
-  xenSchedClockOffset: z.boolean().default(true),
+  /** Xen PV xen_sched_clock (arch/x86/xen/time.c): 'runstate' (≤2.6.35, ≤2.6.32.17: the vCPU's running + blocked
+   *  time), 'xen-clock' (8a22b9996b00, 2.6.32.18+: NOW(), the host's uptime), 'xen-clock-offset' (≈5.0+: NOW() minus
+   *  the value at init, continued across restore). */
+  xenSchedClock: z.enum(['runstate', 'xen-clock', 'xen-clock-offset']).default('xen-clock-offset'),
+  /** An NTP daemon that has converged: the timekeeper's mult is corrected by the clocksource's rate error against
+   *  true time (adjtimex frequency), as ntpd/chronyd leave it after days. */
+  ntp: z.boolean().default(false),
+  /** Guest-physical address of the per-CPU kvmclock area (hv_clock): CPU n's pvti is at + 64 n (printed by kvm-clock). */
+  kvmclockPa: u64.prefault('2147745792'),
   /** Force sched_clock unstable (the kernel-side fix for seed 001); default: what the CPU flags imply. */
   schedClockStable: z.boolean().optional(),
   /** The guest's printk/RCU wording generation. */
@@ -108,7 +119,15 @@ const Vm = z.strictObject({
   /** pCPU each vCPU starts on (default vCPU i on pCPU i). */
   pcpus: z.array(z.number().int().min(0)).optional(),
   kvm: z.strictObject({
-    rules: z.enum(RULE_SETS).default('modern'),
+    /** The KVM era (sim/kvm/eras.ts); the old names v2.6.37, v5.x and modern are aliases. */
+    rules: z.string().default('6.7+').transform((name, ctx): RuleSet => {
+      const r = resolveRuleSet(name);
+      if (typeof r === 'string') return r;
+      ctx.addIssue({ code: 'custom', message: r.error });
+      return z.NEVER;
+    }),
+    /** Commits added to (true) or removed from (false) the era: a backport, or a bisect point. */
+    commits: z.partialRecord(z.enum(Object.keys(COMMITS) as [Commit, ...Commit[]]), z.boolean()).default({}),
     /** kvmclock_periodic_sync (KVMCLOCK_SYNC_PERIOD = 300 s). */
     periodicSync: z.boolean().default(true),
   }).prefault({}),
@@ -120,6 +139,17 @@ const Vm = z.strictObject({
     tscMode: z.union([z.literal(0), z.literal(1), z.literal(2), z.literal(3)]).default(0),
     /** The invariant-TSC CPUID bit (nonstop_tsc) as the guest sees it; masking it is the Xen-side fix. */
     cpuidNonstopTsc: z.boolean().default(true),
+  }).prefault({}),
+  /** The VMM (QEMU) and what differs between its versions. */
+  vmm: z.strictObject({
+    /** '2.9+' reads kvmclock from guest memory at cont when KVM_GET_CLOCK is not flagged reliable; '<2.9' does not. */
+    qemu: z.enum(['<2.9', '2.9+']).default('2.9+'),
+    /** Restoring a TSC by value (KVM_PUT_FULL_STATE) to the first guest entry: the guest TSC runs ahead of kvmclock by
+     *  it. "about 100ms last time i checked" (Tosatti, seed 002, citing QEMU 6053a86fe7bd). */
+    restoreWindow: duration.prefault('100ms'),
+    /** Set the VM's TSC rate with the VM ioctl (KVM 6.0+, ffbb61d09fc5) before creating vCPUs, so a hot-added vCPU is
+     *  created at it. QEMU (to 10.x) sets it per vCPU after creation instead (Dongli Zhang's 2026 patch proposes it). */
+    vmWideTscKhz: z.boolean().default(false),
   }).prefault({}),
   /** The VMM's migration procedure when an event does not name one. */
   migration: z.enum(['legacy', 'precise', 'precise-scaled']).default('legacy'),
@@ -135,10 +165,13 @@ const Event = z.discriminatedUnion('do', [
     /** legacy: TSC by value (MSRs) + KVM_SET_CLOCK; precise: the KVM_VCPU_TSC_OFFSET recipe; precise-scaled: it, accounting for TSC scaling. */
     procedure: z.enum(['legacy', 'precise', 'precise-scaled']).optional(),
     downtime: duration,
+    /** TSC restored to first entry on the destination (default vm.vmm.restoreWindow); a destination left paused waits here. */
+    window: duration.optional(),
     /** Destination pCPU per vCPU (default: same numbers). */
     pcpus: z.array(z.number().int().min(0)).optional(),
   }),
-  z.strictObject({ ...at, do: z.literal('save-restore'), downtime: duration, procedure: z.enum(['legacy', 'precise', 'precise-scaled']).optional() }),
+  z.strictObject({ ...at, do: z.literal('save-restore'), downtime: duration, window: duration.optional(),
+    procedure: z.enum(['legacy', 'precise', 'precise-scaled']).optional() }),
   z.strictObject({ ...at, do: z.literal('hot-add'), pcpu: z.number().int().min(0).optional() }),
   z.strictObject({ ...at, do: z.literal('move-vcpu'), vcpu, pcpu: z.number().int().min(0) }),
   z.strictObject({ ...at, do: z.literal('preempt'), vcpu, duration }),
@@ -156,6 +189,9 @@ const Event = z.discriminatedUnion('do', [
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().default(''),
+  /** Where each parameter comes from, by path: "log: ..." (read off the incident's log), "derived: ..." (solved from
+   *  the log's numbers, with the formula), "source: ..." (a kernel or VMM source), "assumed: ..." (not knowable). */
+  provenance: z.record(z.string(), z.string()).default({}),
   seed: u64.prefault('1'),
   /** The run ends at this real time (VM start = 0). */
   until: duration,
@@ -177,7 +213,6 @@ export type ScenarioInput = z.input<typeof ScenarioSchema>;
 export type HostSpec = Scenario['hosts'][number];
 export type GuestSpec = Scenario['vm']['guest'];
 export type ScenarioEvent = Scenario['events'][number];
-export type RuleSet = (typeof RULE_SETS)[number];
 
 /** A scenario file that cannot be run: every problem, each with its path. */
 export class ScenarioError extends Error {

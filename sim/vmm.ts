@@ -1,39 +1,85 @@
-// The VMM (QEMU-like): what userspace does to KVM for stop/cont, migration
-// (legacy and precise), save/restore and vCPU hot-add. It talks to KVM only
-// through the ioctls and MSR writes a VMM has.
+// The VMM (QEMU): what userspace does to KVM to create the VM and its vCPUs,
+// hot-add one, stop and continue it, and migrate or save/restore it (legacy
+// and precise). It talks to KVM only through the ioctls and MSR writes a VMM
+// has, in QEMU's order (target/i386/kvm/kvm.c, hw/i386/kvm/clock.c; docs/model.md).
 import type { Machine } from './machine.js';
-import type { KvmClockData } from './kvm.js';
-import { Kvm, KVM_CLOCK_REALTIME } from './kvm.js';
+import type { KvmClockData, KvmVcpu } from './kvm/x86.js';
+import { Kvm, KVM_CLOCK_REALTIME, KVM_CLOCK_TSC_STABLE } from './kvm/x86.js';
 import { Xen } from './xen.js';
 import type { Host } from './host.js';
+import type { PvclockTimeInfo } from '../bindings/index.js';
 import { cyclesOf, nsOf, s64, u64, seconds } from './units.js';
 
 export type Procedure = 'legacy' | 'precise' | 'precise-scaled';
 
+/** What QEMU holds while the VM is stopped: the clock it read, each vCPU's TSC (env->tsc), vCPU 0's pvclock page. */
+interface Saved { clock: KvmClockData; tsc: bigint[]; page0: Required<PvclockTimeInfo> }
+
 export class Vmm {
-  /** The kvmclock QEMU saved at stop (KVM_GET_CLOCK), for SET_CLOCK at cont. */
-  savedClock: KvmClockData | null = null;
+  /** Saved at stop (kvmclock_vm_state_change, kvm_synchronize_all_tsc), used at cont. */
+  saved: Saved | null = null;
   private migrations = 0;
 
   constructor(readonly m: Machine) {}
 
-  /** vm_stop: every vCPU leaves the CPU; QEMU reads the clock (kvmclock_vm_state_change). */
+  /**
+   * The rate QEMU sets on a vCPU it creates: env->tsc_khz when the user gave tsc-frequency; with the VM-wide ioctl,
+   * the VM's own rate (the first host's unless configured); otherwise none (the vCPU keeps the host's).
+   */
+  get configuredKhz(): number | null {
+    return this.m.s.vm.tscKhz ?? (this.m.s.vm.vmm.vmWideTscKhz ? this.m.s.hosts.find((h) => h.name === this.m.s.vm.host)!.tscKhz : null);
+  }
+
+  /**
+   * vCPUs as QEMU creates them: each KVM_CREATE_VCPU (KVM writes TSC 0 at the host's rate) followed by
+   * KVM_SET_TSC_KHZ to env->tsc_khz when QEMU knows one; then, for all of them in turn, the reset's MSR writes
+   * (IA32_TSC = 0, IA32_TSC_ADJUST = 0). At machine start every creation comes before every reset, so the resets
+   * match one another; a hot-added CPU's creation and reset come together (the Huawei 2021 report).
+   */
+  createVcpus(kvm: Kvm, pcpus: number[], khz: number | null): KvmVcpu[] {
+    const { m } = this;
+    if (m.s.vm.vmm.vmWideTscKhz && !kvm.vcpus.length && khz !== null && kvm.has('ffbb61d09fc5')) kvm.setDefaultTscKhz(khz);
+    const vs = pcpus.map((pcpu) => {
+      const v = kvm.createVcpu(m.t, pcpu);
+      if (khz !== null && khz !== v.virtualTscKhz) kvm.setTscKhz(v, khz, m.t);
+      return v;
+    });
+    for (const v of vs) {
+      kvm.writeMsr(v, 'IA32_TSC', 0n, true, m.t);
+      kvm.writeMsr(v, 'IA32_TSC_ADJUST', 0n, true, m.t);
+    }
+    return vs;
+  }
+
+  /** vm_stop: every vCPU leaves the CPU; QEMU reads each TSC (env->tsc) and the clock (KVM_GET_CLOCK). */
   stop(): void {
     const { m } = this;
     if (!m.vmRunning) return;
     for (const v of m.kvm.vcpus) if (v.running) m.kvm.vcpuPut(v, m.t);
     m.vmRunning = false;
-    this.savedClock = m.kvm.getClock(m.t, m.wallNs());
-    m.vmmLog(`stop: KVM_GET_CLOCK = ${this.savedClock.clock} ns${this.savedClock.flags & 2 ? ' (TSC_STABLE)' : ''}`);
+    const clock = m.kvm.getClock(m.t, m.wallNs());
+    this.saved = { clock, tsc: m.kvm.vcpus.map((v) => m.kvm.readTsc(v, m.t)), page0: { ...m.kvm.vcpus[0].page } };
+    m.vmmLog(`stop: KVM_GET_CLOCK = ${clock.clock} ns${clock.flags & KVM_CLOCK_TSC_STABLE ? ' (TSC_STABLE)' : ''}`);
   }
 
-  /** vm_start: KVM_SET_CLOCK with the saved clock (no REALTIME), KVMCLOCK_CTRL, vCPUs run. */
+  /**
+   * The kvmclock QEMU sets at cont: the KVM_GET_CLOCK value when KVM flagged it reliable (KVM_CLOCK_TSC_STABLE),
+   * else vCPU 0's pvclock page in guest memory read at the TSC saved at stop (kvmclock_current_nsec, QEMU 2.9+).
+   */
+  private contClock(saved: Saved): bigint {
+    if (saved.clock.flags & KVM_CLOCK_TSC_STABLE || this.m.s.vm.vmm.qemu === '<2.9') return saved.clock.clock;
+    const fromMemory = this.m.k.pvclockReadCycles(saved.page0, saved.tsc[0]);
+    return saved.page0.tscToSystemMul ? fromMemory : saved.clock.clock;
+  }
+
+  /** vm_start: KVM_SET_CLOCK with the saved clock (no REALTIME), KVM_KVMCLOCK_CTRL on every vCPU, vCPUs run. */
   cont(kvmclockCtrl: boolean, setClock = true): void {
     const { m } = this;
     if (m.vmRunning) return;
-    if (setClock && this.savedClock) {
-      m.kvm.setClock(m.t, { clock: this.savedClock.clock, flags: 0, realtime: 0n, hostTsc: 0n }, m.wallNs());
-      m.vmmLog(`cont: KVM_SET_CLOCK ${this.savedClock.clock} ns`);
+    if (setClock && this.saved) {
+      const clock = this.contClock(this.saved);
+      m.kvm.setClock(m.t, { clock, flags: 0, realtime: 0n, hostTsc: 0n }, m.wallNs());
+      m.vmmLog(`cont: KVM_SET_CLOCK ${clock} ns`);
     }
     m.vmRunning = true;
     for (const v of m.kvm.vcpus) {
@@ -50,8 +96,8 @@ export class Vmm {
    * TSC by value through host MSR writes, kvmclock by KVM_SET_CLOCK at cont.
    * precise: the KVM_VCPU_TSC_OFFSET recipe of Documentation/virt/kvm/devices/vcpu.rst;
    * precise-scaled: the same with the source and destination TSCs scaled to
-   * the guest's rate. `window` is the time from restoring the TSC to the first
-   * guest entry.
+   * the guest's rate. `window` is the time from restoring the TSC (KVM_PUT_FULL_STATE after the state
+   * is loaded) to the first guest entry (cont); the destination VM may sit paused that long.
    */
   migrate(to: Host, procedure: Procedure, downtime: bigint, window: bigint, pcpus?: number[]): void {
     const { m } = this;
@@ -61,31 +107,29 @@ export class Vmm {
     const src = m.kvm;
     const wasRunning = m.vmRunning;
     this.stop();
-    const srcClock = this.savedClock!;
-    const saved = src.vcpus.map((v) => ({
-      tsc: src.readTsc(v, m.t), tscAdjust: v.tscAdjust, offset: v.offset, ratio: v.ratio, khz: v.virtualTscKhz,
+    const { clock: srcClock, tsc: savedTsc } = this.saved!;
+    const saved = src.vcpus.map((v, i) => ({
+      tsc: savedTsc[i], tscAdjust: v.tscAdjust, offset: v.offset, ratio: v.ratio, khz: v.virtualTscKhz,
       kvmclock: v.kvmclockEnabled, page: { ...v.page },
     }));
     const srcRatio0 = src.vcpus[0].ratio, srcFrac = src.host.fracBits;
     // KVM_GET_CLOCK extrapolates from the masterclock snapshot with a 32-bit scale: up to ~0.5 ns of error per second since
-    const snapshotAge = src.useMasterClock ? src.host.ns(m.t) - src.masterKernelNs : 0n;
+    const snapshotAge = src.useMasterClock ? src.baseNs(m.t) - src.masterKernelNs : 0n;
     if (procedure !== 'legacy' && !m.rules.tscOffsetAttr) {
       // QEMU checks for KVM_VCPU_TSC_OFFSET / KVM_CLOCK_REALTIME and falls back
-      m.vmmLog(`precise migration unavailable (KVM predates 5.16): legacy`);
+      m.vmmLog(`precise migration unavailable (KVM ${m.rules.name} predates 5.16): legacy`);
       procedure = 'legacy';
     }
     m.vmmLog(`migrate ${procedure} to ${to.name} (downtime ${seconds(downtime)} s)`);
-    // Destination: a new VM, its vCPUs created at the source's guest TSC rate
+    // Destination: a new VM; QEMU creates its vCPUs and sets the migrated env->tsc_khz on each
     m.advanceTo(m.t + downtime);
-    const dst = new Kvm(m.k, to, m.rules.name, saved[0].khz, m.t);
+    const dst = new Kvm(m.k, to, m.rules, m.t);
     // the reference TSC page is guest memory: it arrives as the source left it
     dst.hvReenlightenment = src.hvReenlightenment;
     dst.hvTscPage = { ...src.hvTscPage };
     m.replaceKvm(dst, to);
-    for (const [i, s] of saved.entries()) {
-      const v = dst.createVcpu(m.t, pcpus?.[i] ?? Math.min(i, to.pcpus - 1));
-      v.kvmclockEnabled = s.kvmclock;
-    }
+    this.createVcpus(dst, saved.map((_, i) => pcpus?.[i] ?? Math.min(i, to.pcpus - 1)), saved[0].khz)
+      .forEach((v, i) => { v.kvmclockEnabled = saved[i].kvmclock; });
     if (procedure === 'legacy') {
       for (const [i, s] of saved.entries()) {
         dst.writeMsr(dst.vcpus[i], 'IA32_TSC', s.tsc, true, m.t);

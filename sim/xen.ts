@@ -9,7 +9,7 @@
 // It reuses the per-vCPU shape of the KVM model (offset, ratio, page) and overrides the rules that differ.
 import type { Kernel } from '../bindings/index.js';
 import type { Host } from './host.js';
-import { Kvm, type KvmVcpu } from './kvm.js';
+import { Kvm, type KvmVcpu } from './kvm/x86.js';
 import { u64 } from './units.js';
 
 export type TscMode = 0 | 1 | 2 | 3;
@@ -23,8 +23,9 @@ export class Xen extends Kvm {
   incarnation = 0;
 
   constructor(k: Kernel, host: Host, readonly tscMode: TscMode, t: bigint, originalKhz?: number, emulated?: boolean) {
-    super(k, host, 'v4.x', originalKhz, t);
+    super(k, host, '3.8-4.11', t);
     this.originalKhz = originalKhz ?? host.khz;
+    this.defaultTscKhz = this.originalKhz;
     // default mode: native on a TSC-safe host (constant, synchronized); otherwise emulated
     this.emulated = emulated ?? (tscMode === 1 || (tscMode === 0 && host.tscUnstable));
     this.kvmclockOffset = 0n; // system_time is NOW(): host uptime
@@ -50,6 +51,11 @@ export class Xen extends Kvm {
   override updateMasterclock(t: bigint): void {
     this.useMasterClock = false;
     for (const v of this.vcpus) this.requestClockUpdate(v, t);
+  }
+
+  /** A context switch rewrites the time record: no rate-limited global update. */
+  override globalClockUpdate(v: KvmVcpu, t: bigint): void {
+    for (const w of this.vcpus) this.requestClockUpdate(w, t);
   }
 
   override stableBit(): boolean {

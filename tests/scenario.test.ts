@@ -22,7 +22,7 @@ const problems = (raw: unknown): string[] => {
 test('a valid minimal scenario parses with defaults', () => {
   const s = parseScenario(ok);
   assert.is(s.until, 1_000_000_000n);
-  assert.is(s.vm.kvm.rules, 'modern');
+  assert.is(s.vm.kvm.rules, '6.7+');
   assert.is(s.vm.guest.hz, 1000);
   assert.is(s.hosts[0].uptime, 86_400_000_000_000n);
 });

@@ -40,10 +40,38 @@ test('a TSC below 0 is near 2^64 in u64: its end wraps and its loop ends at the 
 
 test('TSC_ADJUST and skew move a CPU the same way an offset does', () => {
   const hostStart = 1_000_000_000n; // TSCs are u64: a CPU "below 0" would read near 2^64
-  const a = t.checkTscWarp({ cpus: [{}, { tscAdjust: -5000n }], tscKhz: khz, seed: 3n, hostStart });
-  const b = t.checkTscWarp({ cpus: [{}, { skew: -5000n }], tscKhz: khz, seed: 3n, hostStart });
+  const a = t.checkTscWarp({ cpus: [{}, { tscAdjust: -5000n }], tscKhz: khz, seed: 3n, hostStart, handoffCycles: 200 });
+  const b = t.checkTscWarp({ cpus: [{}, { skew: -5000n }], tscKhz: khz, seed: 3n, hostStart, handoffCycles: 200 });
   assert.is(a.maxWarp, 5000n - 200n);
   assert.is(b.maxWarp, 5000n - 200n);
+});
+
+test('the hand-off is a per-run draw from 100..330 cycles: the observed warp is W minus that run\'s draw', () => {
+  const W = 1_000_000n, seen = new Set<bigint>();
+  for (let seed = 1n; seed <= 40n; seed++) {
+    const r = t.checkTscWarp({ cpus: [{ offset: W }, {}], tscKhz: khz, seed, hostStart: 1_000_000_000n });
+    const h = W - r.maxWarp;
+    assert.ok(h >= 100n && h <= 330n, `hand-off ${h} outside 100..330 (seed ${seed})`);
+    seen.add(h);
+  }
+  assert.ok(seen.size > 20, `the draw varies between runs (${seen.size} distinct of 40)`);
+});
+
+test('check_tsc_sync_target compensation: a cheaper hand-off in the next run shows a residual warp of the difference', () => {
+  // run 1: the target is W behind; it adds what it observed to TSC_ADJUST and is left behind by run 1's hand-off
+  const W = 86_036n, hostStart = 1_000_000_000n;
+  let residuals = 0;
+  for (let seed = 1n; seed <= 30n; seed++) {
+    const r1 = t.checkTscWarp({ cpus: [{ offset: W }, {}], tscKhz: khz, seed, hostStart });
+    const h1 = W - r1.maxWarp;
+    const r2 = t.checkTscWarp({ cpus: [{ offset: W }, { tscAdjust: r1.cpus[1].curMaxWarp }], tscKhz: khz, seed: seed + 1000n, hostStart });
+    const h2 = h1 - r2.maxWarp; // the second run's draw, when it found a warp
+    if (r2.nrWarps === 0) continue;
+    residuals++;
+    assert.ok(r2.maxWarp > 0n && r2.maxWarp < h1, `residual ${r2.maxWarp} below run 1's hand-off ${h1}`);
+    assert.ok(h2 >= 100n, 'and equal to run 1\'s hand-off minus run 2\'s');
+  }
+  assert.ok(residuals > 5 && residuals < 25, `about half the second runs find a residual (${residuals} of 30)`);
 });
 
 test('CPUs that cross mid-run both see warps: random warps', () => {

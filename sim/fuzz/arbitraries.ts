@@ -3,10 +3,12 @@
 // the scenario *file* (plain JSON), so a shrunk failure is written out as is
 // and `tsclab run` replays it. Small composable pieces, as fast-check's own.
 import fc from 'fast-check';
-import type { RuleSet } from '../scenario.js';
+import { RULE_SETS, type Commit, type RuleSet } from '../kvm/eras.js';
 
 export interface FuzzOptions {
   rules?: RuleSet;
+  /** Commits added to or removed from the era (vm.kvm.commits). */
+  commits?: Partial<Record<Commit, boolean>>;
   /** Migration procedure(s) the generator may use. */
   procedures?: ('legacy' | 'precise' | 'precise-scaled')[];
   /** Allow host TSCs that KVM sees as unstable. */
@@ -18,6 +20,8 @@ export interface FuzzOptions {
   actions?: string[];
   /** Real time before the first action, ms (default 0): an older VM's TSCs are far from their start values. */
   startAfter?: number;
+  /** The VMM sets the VM's TSC rate VM-wide (KVM 6.0+), so hot-added vCPUs are created at it (vm.vmm.vmWideTscKhz). */
+  vmWideTscKhz?: boolean;
 }
 
 const ms = (n: number) => `${n}ms`;
@@ -57,7 +61,7 @@ export function scenarioArbitrary(opts: FuzzOptions = {}): fc.Arbitrary<Record<s
   return fc.record({
     hosts: fc.tuple(host('a', opts), host('b', opts)),
     vcpus: fc.integer({ min: 1, max: 4 }),
-    rules: opts.rules ? fc.constant(opts.rules) : fc.constantFrom('v2.6.37', 'v4.x', 'v5.x', 'modern'),
+    rules: opts.rules ? fc.constant(opts.rules) : fc.constantFrom(...RULE_SETS),
     guest: fc.record({
       kvmclock: fc.boolean(),
       invariantTsc: fc.boolean(),
@@ -65,13 +69,18 @@ export function scenarioArbitrary(opts: FuzzOptions = {}): fc.Arbitrary<Record<s
       tscReliable: fc.boolean(),
     }),
     steps: fc.array(fc.tuple(fc.integer({ min: 50, max: 20_000 }), action(opts)), { minLength: 1, maxLength: 8 }),
-  }).map(({ hosts, vcpus, rules, guest, steps }) => assemble(hosts, vcpus, rules, guest, steps, opts.startAfter ?? 0));
+  }).map(({ hosts, vcpus, rules, guest, steps }) => {
+    const s = assemble(hosts, vcpus, rules, guest, steps, opts.startAfter ?? 0, opts.commits);
+    if (opts.vmWideTscKhz) (s.vm as Record<string, unknown>).vmm = { vmWideTscKhz: true };
+    return s;
+  });
 }
 
 type Step = [number, Record<string, unknown> & { do: string }];
 
 /** Lays the steps out on a timeline the scenario validator accepts. */
-function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<string, unknown>, steps: Step[], start: number): Record<string, unknown> {
+function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<string, unknown>, steps: Step[], start: number,
+                  commits?: Partial<Record<Commit, boolean>>): Record<string, unknown> {
   const events: Record<string, unknown>[] = [];
   let t = start, n = vcpus, on = 'a';
   const adjust: number[] = [];
@@ -86,7 +95,7 @@ function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<
       case 'migrate':
         on = on === 'a' ? 'b' : 'a';
         events.push({ at: ms(t), do: 'migrate', to: on, downtime: ms(s.downtime as number), procedure: s.procedure });
-        t += s.downtime as number + 10;
+        t += (s.downtime as number) + 110; // the downtime, then the default 100 ms restore window to the first entry
         break;
       case 'hot-add':
         if (n >= maxVcpus) break; // the VMM refuses past maxcpus: the generator does not write what cannot be asked
@@ -119,6 +128,6 @@ function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<
   }
   return {
     name: 'fuzz', until: ms(t + 45_000), observe: { period: '10ms', from: ms(Math.max(0, start - 1_000)) },
-    hosts, vm: { host: 'a', vcpus, maxVcpus, kvm: { rules }, guest: { kernel: 'fuzz', ...guest } }, events,
+    hosts, vm: { host: 'a', vcpus, maxVcpus, kvm: { rules, ...(commits ? { commits } : {}) }, guest: { kernel: 'fuzz', ...guest } }, events,
   };
 }

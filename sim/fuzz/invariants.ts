@@ -32,7 +32,7 @@ export function checkInvariants(s: Scenario, r: RunResult, m: Machine): Violatio
   for (const e of s.events) {
     if (e.do === 'stop') stop = e.at;
     if (e.do === 'cont' && stop !== null) { paused.push([stop, e.at + 3n * s.observe.period]); stop = null; }
-    if (e.do === 'migrate' || e.do === 'save-restore') paused.push([e.at, e.at + e.downtime + 100_000_000n]);
+    if (e.do === 'migrate' || e.do === 'save-restore') paused.push([e.at, e.at + e.downtime + (e.window ?? s.vm.vmm.restoreWindow) + 100_000_000n]);
     if (e.do === 'host-suspend') paused.push([e.at, e.at + e.duration + 100_000_000n]);
   }
   const inPause = (t: bigint) => paused.some(([a, b]) => t >= a && t <= b);
@@ -67,7 +67,7 @@ export function checkInvariants(s: Scenario, r: RunResult, m: Machine): Violatio
   migs.forEach((e, i) => {
     const adv = r.measurements[`migration${i + 1}.kvmclockAdvanceNs`], same = r.measurements[`migration${i + 1}.kvmclockDeltaVsSourceClockNs`];
     if (adv === undefined || same === undefined || e.do !== 'migrate') return;
-    const real = e.downtime + 10_000_000n;
+    const real = e.downtime + (e.window ?? s.vm.vmm.restoreWindow);
     const drift = adv > real ? adv - real : real - adv;
     drifts.push(drift);
     if (drift > 3n * S) add('migration-drift', `migration ${i + 1}: kvmclock moved ${seconds(adv)} s over ${seconds(real)} s of real time`);

@@ -1,51 +1,35 @@
-// KVM's per-VM and per-vCPU time state (arch/x86/kvm/x86.c), as rules over
-// the host below it. Every formula goes through the Wasm kernel; this file
-// holds the state machine: kvm_synchronize_tsc with its historical forms, the
-// masterclock, kvmclock page updates, KVM_GET/SET_CLOCK, KVM_VCPU_TSC_OFFSET,
-// kvm_set_tsc_khz, vcpu_load on an unstable host, MSR writes, host resume.
-// See docs/kvm-rules.md for what each rule set does and where it comes from.
-import type { Kernel, PvclockTimeInfo } from '../bindings/index.js';
-import { PVCLOCK_TSC_STABLE_BIT, PVCLOCK_GUEST_STOPPED } from '../bindings/index.js';
-import type { Host } from './host.js';
-import type { RuleSet } from './scenario.js';
-import { u64, s64 } from './units.js';
+// arch/x86/kvm/x86.c: KVM's per-VM and per-vCPU time state, as rules over the
+// host below it. This file is the state machine -- kvm_synchronize_tsc in its
+// historical forms, the masterclock, kvm_guest_time_update, the requests that
+// refresh a vCPU's pvclock page when it next enters the guest, KVM_GET/SET_CLOCK,
+// KVM_VCPU_TSC_OFFSET, kvm_set_tsc_khz, vcpu_load on an unstable host, MSR
+// writes, host resume; eras.ts says which form each kernel era has. Every
+// formula goes through the Wasm kernel.
+import type { Kernel, PvclockTimeInfo } from '../../bindings/index.js';
+import { PVCLOCK_TSC_STABLE_BIT, PVCLOCK_GUEST_STOPPED } from '../../bindings/index.js';
+import type { Host } from '../host.js';
+import { rulesFor, type Commit, type RuleSet, type Rules } from './eras.js';
+import { u64, s64 } from '../units.js';
+
+export { RULES, RULE_SETS, rulesFor, resolveRuleSet, type Rules, type RuleSet, type Commit } from './eras.js';
 
 export const KVM_CLOCK_TSC_STABLE = 2;
 export const KVM_CLOCK_REALTIME = 1 << 2;
 export const KVM_CLOCK_HOST_TSC = 1 << 3;
 const KVM_CLOCK_VALID_FLAGS = KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC;
 const USEC_PER_SEC = 1_000_000n;
+const NSEC_PER_SEC = 1_000_000_000n;
+/** KVMCLOCK_UPDATE_DELAY: msecs_to_jiffies(100). */
+const KVMCLOCK_UPDATE_DELAY = 100_000_000n;
 
 export interface KvmClockData { clock: bigint; flags: number; realtime: bigint; hostTsc: bigint }
 
-/** What each historical rule set does differently (docs/kvm-rules.md). */
-export interface Rules {
-  name: RuleSet;
-  /** How a TSC write is judged synchronizing: v4 (usdiff < 1 s), window (+-1 s, data == 0), gated (window only after user_set_tsc). */
-  sync: 'v4' | 'window' | 'gated';
-  /** Guest WRMSR(TSC) runs the matching heuristic too (kvm_write_tsc of <= v4.x/v5.x). */
-  guestWriteMatches: boolean;
-  /** A guest TSC_ADJUST write requests KVM_REQ_CLOCK_UPDATE (recent x86.c); v4.x only moves the offset. */
-  tscAdjustUpdatesClock: boolean;
-  /** vcpu_load on an unstable host sets tsc_catchup (2.6.37's "Unify TSC logic" did not). */
-  catchup: boolean;
-  /** KVM_VCPU_TSC_OFFSET and KVM_CLOCK_REALTIME exist (5.16+). */
-  tscOffsetAttr: boolean;
-  /** PVCLOCK_TSC_STABLE_BIT additionally needs equal L1 offsets on all vCPUs (kvm-model-rules.md). */
-  stableNeedsEqualOffsets: boolean;
-}
-
-export const RULES: Record<RuleSet, Rules> = {
-  'v2.6.37': { name: 'v2.6.37', sync: 'v4', guestWriteMatches: true, tscAdjustUpdatesClock: false, catchup: false, tscOffsetAttr: false, stableNeedsEqualOffsets: false },
-  'v4.x': { name: 'v4.x', sync: 'v4', guestWriteMatches: true, tscAdjustUpdatesClock: false, catchup: true, tscOffsetAttr: false, stableNeedsEqualOffsets: false },
-  'v5.x': { name: 'v5.x', sync: 'window', guestWriteMatches: false, tscAdjustUpdatesClock: true, catchup: true, tscOffsetAttr: true, stableNeedsEqualOffsets: false },
-  modern: { name: 'modern', sync: 'gated', guestWriteMatches: false, tscAdjustUpdatesClock: true, catchup: true, tscOffsetAttr: true, stableNeedsEqualOffsets: true },
-};
-
+/** The TSC fields of vcpu->arch, the pvclock page KVM writes for it, and its pending requests. */
 export interface KvmVcpu {
   id: number;
   /** vcpu->cpu: the pCPU it was last loaded on (-1: never). */
   pcpu: number;
+  /** In KVM_RUN, in the guest: requests are served at once (kvm_vcpu_kick), else at its next entry. */
   running: boolean;
   ratio: bigint;
   offset: bigint;
@@ -54,6 +38,7 @@ export interface KvmVcpu {
   virtualTscShift: number;
   tscAdjust: bigint;
   thisTscGeneration: number;
+  /** this_tsc_nsec/write; before generations, the vCPU's own last_tsc_nsec/write (compute_guest_tsc's base). */
   thisTscNsec: bigint;
   thisTscWrite: bigint;
   lastGuestTsc: bigint;
@@ -63,7 +48,12 @@ export interface KvmVcpu {
   page: Required<PvclockTimeInfo>;
   kvmclockEnabled: boolean;
   stoppedRequest: boolean;
+  /** KVM_REQ_CLOCK_UPDATE, pending until the vCPU next enters the guest. */
   clockUpdatePending: boolean;
+  /** KVM_REQ_MASTERCLOCK_UPDATE, likewise. */
+  masterclockUpdatePending: boolean;
+  /** The reason given with the pending masterclock request (for the log). */
+  masterclockReason: string;
 }
 
 export type KvmEvent =
@@ -96,19 +86,33 @@ export class Kvm {
   /** The guest asked for re-enlightenment notifications: after KVM_SET_CLOCK the page is left as it is (HOST_CHANGED). */
   hvReenlightenment = false;
   private hvHostChanged = false;
-  /** KVM_SET_TSC_KHZ on the VM: the rate new vCPUs get. */
+  /** kvm->arch.default_tsc_khz: the rate a new vCPU is created at (the host's, unless set VM-wide). */
   defaultTscKhz: number;
+  /** When the delayed kvmclock_update_work is due (null: not queued). */
+  private updateWorkAt: bigint | null = null;
+  /** Runs fn at host time t (the host's workqueue; the machine wires it to its timeline). */
+  defer: (t: bigint, fn: (t: bigint) => void) => void = (t, fn) => fn(t);
   readonly events: { t: bigint; e: KvmEvent }[] = [];
 
-  constructor(readonly k: Kernel, readonly host: Host, rules: RuleSet, tscKhz: number | undefined, t: bigint) {
-    this.rules = RULES[rules];
-    this.defaultTscKhz = tscKhz ?? host.khz;
-    // kvm_arch_init_vm: kvmclock starts at 0 when the VM is created.
-    this.kvmclockOffset = u64(-host.ns(t));
+  constructor(readonly k: Kernel, readonly host: Host, rules: RuleSet | Rules, t: bigint,
+              commits: Partial<Record<Commit, boolean>> = {}) {
+    this.rules = typeof rules === 'string' ? rulesFor(rules, commits) : rules;
+    this.defaultTscKhz = host.khz;
+    // kvm_arch_init_vm: kvmclock starts at 0 when the VM is created
+    this.kvmclockOffset = u64(-this.baseNs(t));
   }
 
   get online(): number { return this.vcpus.length; }
   private get defaultRatio(): bigint { return 1n << BigInt(this.host.fracBits); }
+  has(c: Commit): boolean { return this.rules.commits[c]; }
+
+  /**
+   * The host clock kvmclock counts on: get_kernel_ns()/ktime_get_boot_ns() (NTP-slewed CLOCK_BOOTTIME)
+   * before 53fafdbb8b21, CLOCK_MONOTONIC_RAW + the boot offset (get_kvmclock_base_ns) after.
+   */
+  baseNs(t: bigint): bigint {
+    return this.has('53fafdbb8b21') ? this.host.rawNs(t) : this.host.bootNs(t);
+  }
 
   /** kvm_scale_tsc(rdtsc() on the vCPU's pCPU, ratio) + offset: the L1 TSC. */
   l1Tsc(v: KvmVcpu, t: bigint): bigint {
@@ -123,7 +127,14 @@ export class Kvm {
     return this.k.nsecToCycles(u64(ns), v.virtualTscMult, v.virtualTscShift);
   }
 
-  /** kvm_set_tsc_khz for one vCPU; returns the kernel's decision. */
+  /** KVM_SET_TSC_KHZ on the VM (ffbb61d09fc5): the rate vCPUs created from now on start at; refused once one exists. */
+  setDefaultTscKhz(khz: number): void {
+    if (!this.has('ffbb61d09fc5')) throw new Error(`KVM_SET_TSC_KHZ on a VM: -ENOTTY (KVM ${this.rules.name} predates 6.0)`);
+    if (this.vcpus.length) throw new Error('KVM_SET_TSC_KHZ on a VM: -EINVAL once vCPUs exist');
+    this.defaultTscKhz = khz;
+  }
+
+  /** kvm_set_tsc_khz for one vCPU (KVM_SET_TSC_KHZ); returns the kernel's decision. */
   setTscKhz(v: KvmVcpu, khz: number, t: bigint): ReturnType<Kernel['kvmSetTscKhz']> {
     const r = this.k.kvmSetTscKhz({ userKhz: khz, hostKhz: this.host.khz, hasTscControl: this.host.hasTscControl, fracBits: this.host.fracBits });
     v.virtualTscKhz = r.virtualTscKhz;
@@ -135,14 +146,15 @@ export class Kvm {
     return r;
   }
 
-  /** kvm_arch_vcpu_create + postcreate: a vCPU whose TSC is synchronized with data 0. */
+  /** kvm_arch_vcpu_create (at default_tsc_khz: the host's rate) + kvm_arch_vcpu_postcreate (a host TSC write of 0). */
   createVcpu(t: bigint, pcpu: number): KvmVcpu {
     const v: KvmVcpu = {
       id: this.vcpus.length, pcpu, running: false, ratio: this.defaultRatio, offset: 0n, virtualTscKhz: 0,
       virtualTscMult: 0, virtualTscShift: 0, tscAdjust: 0n, thisTscGeneration: 0, thisTscNsec: 0n, thisTscWrite: 0n,
       lastGuestTsc: 0n, lastHostTsc: 0n, tscCatchup: false, hwTscKhz: 0,
       page: { version: 0, tscTimestamp: 0n, systemTime: 0n, tscToSystemMul: 0, tscShift: 0, flags: 0 },
-      kvmclockEnabled: false, stoppedRequest: false, clockUpdatePending: false,
+      kvmclockEnabled: false, stoppedRequest: false, clockUpdatePending: false, masterclockUpdatePending: false,
+      masterclockReason: '',
     };
     this.vcpus.push(v);
     this.setTscKhz(v, this.defaultTscKhz, t);
@@ -150,15 +162,35 @@ export class Kvm {
     return v;
   }
 
-  /** kvm_synchronize_tsc(vcpu, user_value): NULL at creation, else a host-initiated TSC write. */
+  /** kvm_synchronize_tsc(vcpu, user_value) -- kvm_write_tsc before 5.x: NULL at creation, else a host TSC write. */
   synchronizeTsc(v: KvmVcpu, user: bigint | null, t: bigint): void {
     let data = user ?? 0n;
     let offset = this.computeL1TscOffset(v, data, t);
-    const ns = this.host.ns(t);
+    let ns = this.baseNs(t);
     const elapsed = ns - this.lastTscNsec;
+    const { sync } = this.rules;
+    if (sync === '5s') {
+      // "close write to TSC within 5 seconds of another CPU is interpreted as an attempt to synchronize"
+      let sdiff = s64(data - this.lastTscWrite);
+      if (sdiff < 0n) sdiff = -sdiff;
+      if (sdiff < this.nsecToCycles(v, 5n * NSEC_PER_SEC) && elapsed < 5n * NSEC_PER_SEC) {
+        if (!this.host.tscUnstable) offset = this.lastTscOffset;
+        else offset = u64(offset + this.nsecToCycles(v, elapsed));
+        ns = this.lastTscNsec;
+      }
+      this.lastTscNsec = ns;
+      this.lastTscWrite = data;
+      this.lastTscOffset = offset;
+      this.lastTscKhz = v.virtualTscKhz;
+      v.offset = offset;
+      v.thisTscNsec = ns; // vcpu->arch.last_tsc_nsec/write: compute_guest_tsc's base
+      v.thisTscWrite = data;
+      v.lastGuestTsc = data;
+      return;
+    }
     let synchronizing = false;
-    if (this.rules.sync === 'v4') {
-      // v4.6 kvm_write_tsc: usdiff = (s64)(data - last_write) * 1000 / khz - elapsed/1000, |usdiff| < 1 s
+    if (sync === 'usdiff') {
+      // usdiff = (s64)(data - last_tsc_write) * 1000 / virtual_tsc_khz - elapsed / 1000, |usdiff| < 1 s
       let usdiff = USEC_PER_SEC;
       if (v.virtualTscKhz) {
         const d = s64(s64(data - this.lastTscWrite) * 1000n);
@@ -167,8 +199,9 @@ export class Kvm {
       }
       synchronizing = usdiff < USEC_PER_SEC;
     } else if (v.virtualTscKhz) {
+      // "detection of vcpu initialization -- need to sync with other vCPUs" (4.12); the window only after a user write (6.7)
       if (data === 0n) synchronizing = true;
-      else if (this.rules.sync === 'window' || this.userSetTsc) {
+      else if (sync === 'window' || this.userSetTsc) {
         const tscExp = u64(this.lastTscWrite + this.nsecToCycles(v, elapsed));
         const tscHz = BigInt(v.virtualTscKhz) * 1000n;
         synchronizing = data < u64(tscExp + tscHz) && u64(data + tscHz) > tscExp;
@@ -186,7 +219,7 @@ export class Kvm {
     this.commitTscSync(v, offset, data, ns, matched, user !== null, t);
   }
 
-  /** __kvm_synchronize_tsc. */
+  /** __kvm_synchronize_tsc: the generation bookkeeping, then kvm_track_tsc_matching. */
   private commitTscSync(v: KvmVcpu, offset: bigint, data: bigint, ns: bigint, matched: boolean, userSet: boolean, t: bigint): void {
     if (userSet) this.userSetTsc = true;
     this.lastTscNsec = ns;
@@ -207,37 +240,96 @@ export class Kvm {
     v.thisTscGeneration = this.curTscGeneration;
     v.thisTscNsec = this.curTscNsec;
     v.thisTscWrite = this.curTscWrite;
-    this.trackTscMatching(t, !matched);
+    this.trackTscMatching(v, t, !matched);
   }
 
   private vcpusMatched(): boolean {
     return this.nrVcpusMatchedTsc + 1 === this.online;
   }
 
-  /** kvm_track_tsc_matching: ask for a masterclock update when it may change. */
-  private trackTscMatching(t: bigint, newGeneration: boolean): void {
-    const could = this.host.tscClocksource && this.vcpusMatched();
-    if (this.rules.sync === 'v4' ? could || this.useMasterClock : (this.useMasterClock && newGeneration) || this.useMasterClock !== could) {
-      this.updateMasterclock(t, newGeneration ? 'new TSC generation' : 'vCPUs matched');
-    }
+  /** Whether the masterclock may be used now (pvclock_update_vm_gtod_copy). */
+  private masterclockPossible(): boolean {
+    if (!this.rules.masterclock || !this.host.tscClocksource || this.backwardsTscObserved) return false;
+    // the Woodhouse series: all vCPUs at one frequency is enough; offsets may differ
+    if (this.rules.proposed) return this.vcpus.every((w) => w.ratio === this.vcpus[0].ratio && w.virtualTscKhz === this.vcpus[0].virtualTscKhz);
+    return this.vcpusMatched();
   }
 
-  /** kvm_update_masterclock: recompute use_master_clock, take one (ns, TSC) snapshot, update every vCPU's clock. */
-  updateMasterclock(t: bigint, reason: string): void {
-    const was = this.useMasterClock;
-    this.useMasterClock = this.host.tscClocksource && this.vcpusMatched() && !this.backwardsTscObserved;
-    if (this.useMasterClock) {
-      this.masterKernelNs = this.host.ns(t);
-      this.masterCycleNow = this.host.tsc(0, t);
+  /** kvm_track_tsc_matching: KVM_REQ_MASTERCLOCK_UPDATE on the written vCPU when the masterclock may change. */
+  private trackTscMatching(v: KvmVcpu, t: bigint, newGeneration: boolean): void {
+    if (!this.rules.masterclock) return;
+    const could = this.masterclockPossible();
+    const want = this.rules.trackMatching === 'eager'
+      ? could || this.useMasterClock
+      : (this.useMasterClock && newGeneration) || this.useMasterClock !== could;
+    if (!want) return;
+    v.masterclockUpdatePending = true;
+    v.masterclockReason = newGeneration ? 'new TSC generation' : 'vCPUs matched';
+    if (v.running) this.serveRequests(v, t);
+  }
+
+  /** Requests are served when the vCPU enters the guest (vcpu_enter_guest): masterclock first, then its clock. */
+  serveRequests(v: KvmVcpu, t: bigint): void {
+    if (v.masterclockUpdatePending) {
+      v.masterclockUpdatePending = false;
+      this.updateMasterclock(t, v.masterclockReason);
     }
-    if (was !== this.useMasterClock) this.events.push({ t, e: { kind: 'masterclock', on: this.useMasterClock, reason } });
+    if (v.clockUpdatePending) this.guestTimeUpdate(v, t);
+  }
+
+  /**
+   * kvm_update_masterclock / kvm_gen_update_masterclock: recompute use_master_clock, take one (ns, TSC)
+   * snapshot, then KVM_REQ_CLOCK_UPDATE to every vCPU (kicked: the running ones are served now).
+   */
+  updateMasterclock(t: bigint, reason: string): void {
+    this.pvclockUpdateVmGtodCopy(t, reason);
     for (const v of this.vcpus) this.requestClockUpdate(v, t);
   }
 
-  /** KVM_REQ_CLOCK_UPDATE: served now if the vCPU runs, else at its next entry. */
+  /** pvclock_update_vm_gtod_copy: use_master_clock and the (master_kernel_ns, master_cycle_now) snapshot. */
+  private pvclockUpdateVmGtodCopy(t: bigint, reason: string): void {
+    const was = this.useMasterClock;
+    this.useMasterClock = this.masterclockPossible();
+    if (this.useMasterClock) {
+      this.masterKernelNs = this.baseNs(t);
+      this.masterCycleNow = this.host.tsc(0, t);
+    }
+    if (was !== this.useMasterClock) this.events.push({ t, e: { kind: 'masterclock', on: this.useMasterClock, reason: this.masterclockWhy(reason) } });
+  }
+
+  /** Why use_master_clock is what it is now (for the log), after the request that recomputed it. */
+  private masterclockWhy(request: string): string {
+    if (this.useMasterClock) return `${request}: every vCPU in one TSC generation`;
+    if (!this.host.tscClocksource) return `${request}: the host clocksource is not the TSC`;
+    if (this.backwardsTscObserved) return `${request}: backwards TSC observed`;
+    if (this.rules.proposed) return `${request}: the vCPUs' TSC frequencies differ`;
+    return `${request}: nr_vcpus_matched_tsc + 1 != online_vcpus (${this.nrVcpusMatchedTsc + 1} of ${this.online})`;
+  }
+
+  /** KVM_REQ_CLOCK_UPDATE with a kick: served now if the vCPU is in the guest, else at its next entry. */
   requestClockUpdate(v: KvmVcpu, t: bigint): void {
+    v.clockUpdatePending = true;
     if (v.running) this.guestTimeUpdate(v, t);
-    else v.clockUpdatePending = true;
+  }
+
+  /**
+   * KVM_REQ_GLOBAL_CLOCK_UPDATE from vCPU v (kvm_gen_kvmclock_update): v's own clock at its entry; the others'
+   * from kvmclock_update_work KVMCLOCK_UPDATE_DELAY later (7e44e4495a39), or all at once before it.
+   */
+  globalClockUpdate(v: KvmVcpu, t: bigint): void {
+    if (!this.has('7e44e4495a39')) { for (const w of this.vcpus) this.requestClockUpdate(w, t); return; }
+    this.requestClockUpdate(v, t);
+    this.queueUpdateWork(t + KVMCLOCK_UPDATE_DELAY);
+  }
+
+  /** schedule_delayed_work(&kvmclock_update_work): queued once; a second call while queued changes nothing. */
+  queueUpdateWork(at: bigint): void {
+    if (this.updateWorkAt !== null) return;
+    this.updateWorkAt = at;
+    this.defer(at, (now) => {
+      this.updateWorkAt = null;
+      for (const w of this.vcpus) this.requestClockUpdate(w, now); // kvmclock_update_fn: request + kick
+    });
   }
 
   /** kvm_guest_time_update: rewrite the vCPU's pvclock page. */
@@ -245,7 +337,7 @@ export class Kvm {
     v.clockUpdatePending = false;
     let hostTsc: bigint, kernelNs: bigint;
     if (this.useMasterClock) { hostTsc = this.masterCycleNow; kernelNs = this.masterKernelNs; }
-    else { hostTsc = this.host.tsc(Math.max(v.pcpu, 0), t); kernelNs = this.host.ns(t); }
+    else { hostTsc = this.host.tsc(Math.max(v.pcpu, 0), t); kernelNs = this.baseNs(t); }
     let tscTimestamp = this.k.kvmReadL1Tsc(hostTsc, v.ratio, v.offset, this.host.fracBits);
     if (v.tscCatchup) {
       const tsc = this.k.computeGuestTsc(kernelNs, { thisTscNsec: v.thisTscNsec, thisTscWrite: v.thisTscWrite,
@@ -258,7 +350,7 @@ export class Kvm {
     let tgtKhz = this.host.khz;
     if (this.host.hasTscControl) tgtKhz = Number(this.k.kvmScaleTsc(BigInt(tgtKhz), v.ratio, this.host.fracBits)) || 1;
     if (v.hwTscKhz !== tgtKhz) {
-      const { shift, mul } = this.k.kvmGetTimeScale(1_000_000_000n, BigInt(tgtKhz) * 1000n);
+      const { shift, mul } = this.k.kvmGetTimeScale(NSEC_PER_SEC, BigInt(tgtKhz) * 1000n);
       v.page.tscShift = shift;
       v.page.tscToSystemMul = mul;
       v.hwTscKhz = tgtKhz;
@@ -267,7 +359,7 @@ export class Kvm {
     v.page.systemTime = u64(kernelNs + this.kvmclockOffset);
     v.lastGuestTsc = tscTimestamp;
     if (!v.kvmclockEnabled) return;
-    const stable = this.stableBit();
+    const stable = this.stableBit(v);
     if (stable !== this.lastStable) {
       this.lastStable = stable;
       this.events.push({ t, e: { kind: 'stable', on: stable } });
@@ -291,44 +383,53 @@ export class Kvm {
     this.hvTscPage = { sequence: seq, ...p };
   }
 
-  /** Whether pages carry PVCLOCK_TSC_STABLE_BIT now. */
-  stableBit(): boolean {
+  /**
+   * Whether vCPU v's page carries PVCLOCK_TSC_STABLE_BIT: "if (use_master_clock) pvclock_flags |=
+   * PVCLOCK_TSC_STABLE_BIT" in every merged kernel; the Woodhouse series also needs v's offset to equal the others'.
+   */
+  stableBit(v: KvmVcpu = this.vcpus[0]): boolean {
     if (!this.useMasterClock) return false;
-    if (!this.rules.stableNeedsEqualOffsets) return true;
-    return this.vcpus.every((v) => v.offset === this.vcpus[0].offset);
+    if (!this.rules.proposed) return true;
+    return this.vcpus.every((w) => w.offset === v.offset);
   }
 
-  /** KVM_GET_CLOCK. */
+  /** KVM_GET_CLOCK: get_kvmclock_ns() with its flags (108b249c453d), or get_kernel_ns() + kvmclock_offset before. */
   getClock(t: bigint, wallNs: bigint): KvmClockData {
     const hostTsc = this.host.tsc(0, t);
+    if (!this.has('108b249c453d')) return { clock: u64(this.baseNs(t) + this.kvmclockOffset), flags: 0, realtime: 0n, hostTsc };
     if (this.useMasterClock) {
-      const { shift, mul } = this.k.kvmGetTimeScale(1_000_000_000n, BigInt(this.host.khz) * 1000n);
+      // the masterclock snapshot extrapolated with the host TSC at the host's own rate (not the guest's)
+      const { shift, mul } = this.k.kvmGetTimeScale(NSEC_PER_SEC, BigInt(this.host.khz) * 1000n);
       const clock = this.k.pvclockReadCycles({ tscTimestamp: this.masterCycleNow, systemTime: u64(this.masterKernelNs + this.kvmclockOffset),
         tscToSystemMul: mul, tscShift: shift }, hostTsc);
       const flags = KVM_CLOCK_TSC_STABLE | (this.rules.tscOffsetAttr ? KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC : 0);
       return { clock, flags, realtime: wallNs, hostTsc };
     }
-    return { clock: u64(this.host.ns(t) + this.kvmclockOffset), flags: 0, realtime: 0n, hostTsc };
+    return { clock: u64(this.baseNs(t) + this.kvmclockOffset), flags: 0, realtime: 0n, hostTsc };
   }
 
-  /** KVM_SET_CLOCK. REALTIME (5.16+) adds the time since `realtime`, never stepping back. */
+  /** KVM_SET_CLOCK, in the era's order; REALTIME (5.16) adds the time since `realtime`, never stepping back. */
   setClock(t: bigint, data: KvmClockData, wallNs: bigint): void {
     if (this.hvReenlightenment && this.hvTscPage.sequence) this.hvHostChanged = true;
     if (data.flags & ~KVM_CLOCK_VALID_FLAGS) throw new Error(`KVM_SET_CLOCK: invalid flags 0x${data.flags.toString(16)} (-EINVAL)`);
     if (!this.rules.tscOffsetAttr) {
       if (data.flags !== 0) throw new Error('KVM_SET_CLOCK: flags must be 0 on this KVM (-EINVAL)');
-      // pre-5.16: kvmclock_offset += clock - get_kvmclock_ns(), then a masterclock update
-      const now = this.kvmclockNs(t);
-      this.kvmclockOffset = u64(this.kvmclockOffset + data.clock - now);
+      if (!this.has('108b249c453d')) {
+        // kvmclock_offset = clock - get_kernel_ns(); kvm_gen_update_masterclock(kvm) (RHEL 7.3's 3.10.0-514)
+        this.kvmclockOffset = u64(data.clock - this.baseNs(t));
+      } else {
+        // 0bc48bea36d1 takes the snapshot first; before it, get_kvmclock_ns() still uses the old one (v4.11)
+        if (this.has('0bc48bea36d1')) this.pvclockUpdateVmGtodCopy(t, 'KVM_SET_CLOCK');
+        this.kvmclockOffset = u64(this.kvmclockOffset + data.clock - this.kvmclockNs(t));
+      }
       this.updateMasterclock(t, 'KVM_SET_CLOCK');
       return;
     }
     // kvm_start_pvclock_update: a fresh masterclock snapshot
-    this.useMasterClock = this.host.tscClocksource && this.vcpusMatched() && !this.backwardsTscObserved;
-    if (this.useMasterClock) { this.masterKernelNs = this.host.ns(t); this.masterCycleNow = this.host.tsc(0, t); }
+    this.pvclockUpdateVmGtodCopy(t, 'KVM_SET_CLOCK');
     let clock = data.clock;
     if (data.flags & KVM_CLOCK_REALTIME && wallNs > data.realtime) clock = u64(clock + (wallNs - data.realtime));
-    this.kvmclockOffset = u64(clock - (this.useMasterClock ? this.masterKernelNs : this.host.ns(t)));
+    this.kvmclockOffset = u64(clock - (this.useMasterClock ? this.masterKernelNs : this.baseNs(t)));
     for (const v of this.vcpus) this.requestClockUpdate(v, t);
   }
 
@@ -339,36 +440,38 @@ export class Kvm {
 
   /** KVM_GET_DEVICE_ATTR KVM_VCPU_TSC_OFFSET. */
   getTscOffset(v: KvmVcpu): bigint {
-    if (!this.rules.tscOffsetAttr) throw new Error('KVM_VCPU_TSC_OFFSET: -ENXIO (this KVM predates 5.16)');
+    if (!this.rules.tscOffsetAttr) throw new Error(`KVM_VCPU_TSC_OFFSET: -ENXIO (KVM ${this.rules.name} predates 5.16)`);
     return v.offset;
   }
 
   /** KVM_SET_DEVICE_ATTR KVM_VCPU_TSC_OFFSET: matched when the offset equals the last one written. */
   setTscOffset(v: KvmVcpu, offset: bigint, t: bigint): void {
-    if (!this.rules.tscOffsetAttr) throw new Error('KVM_VCPU_TSC_OFFSET: -ENXIO (this KVM predates 5.16)');
+    if (!this.rules.tscOffsetAttr) throw new Error(`KVM_VCPU_TSC_OFFSET: -ENXIO (KVM ${this.rules.name} predates 5.16)`);
     const matched = v.virtualTscKhz !== 0 && this.lastTscKhz === v.virtualTscKhz && this.lastTscOffset === offset;
     const tsc = this.k.kvmReadL1Tsc(this.host.tsc(Math.max(v.pcpu, 0), t), v.ratio, offset, this.host.fracBits);
-    this.commitTscSync(v, offset, tsc, this.host.ns(t), matched, true, t);
+    this.commitTscSync(v, offset, tsc, this.baseNs(t), matched, true, t);
   }
 
-  /** WRMSR from the guest or from userspace (host-initiated). */
+  /** WRMSR from the guest or from userspace (host-initiated), in kvm_set_msr_common. */
   writeMsr(v: KvmVcpu, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint, hostInitiated: boolean, t: bigint): void {
     if (msr === 'IA32_TSC') {
       if (hostInitiated) { this.synchronizeTsc(v, u64(value), t); return; }
       const before = v.offset;
-      if (this.rules.guestWriteMatches) this.synchronizeTsc(v, u64(value), t);
+      if (!this.has('0c899c25d754')) this.synchronizeTsc(v, u64(value), t); // ≤5.9: guest writes run the matching too
       else {
+        // 0c899c25d754: the offset moves by the difference; no matching and no KVM_REQ_CLOCK_UPDATE, so the
+        // vCPU's page keeps the old tsc_timestamp until its next update
         const adj = u64(this.computeL1TscOffset(v, u64(value), t) - v.offset);
         v.offset = u64(v.offset + adj);
-        this.requestClockUpdate(v, t);
       }
       v.tscAdjust = s64(v.tscAdjust + (v.offset - before));
       return;
     }
+    if (!this.rules.tscAdjustMsr) return; // not emulated: the guest's CPUID never offered it
     if (!hostInitiated) {
       const adj = s64(value) - v.tscAdjust;
       v.offset = u64(v.offset + adj); // adjust_tsc_offset_guest
-      if (this.rules.tscAdjustUpdatesClock) this.requestClockUpdate(v, t);
+      if (this.has('d9130a2dfdd4')) this.requestClockUpdate(v, t);
     }
     v.tscAdjust = s64(value);
   }
@@ -378,10 +481,10 @@ export class Kvm {
     return this.l1Tsc(v, t);
   }
 
-  /** The guest enables kvmclock on a vCPU (MSR_KVM_SYSTEM_TIME_NEW): a global clock update. */
+  /** The guest writes MSR_KVM_SYSTEM_TIME_NEW on vCPU v (kvm_write_system_time): a global clock update. */
   enableKvmclock(v: KvmVcpu, t: bigint): void {
     v.kvmclockEnabled = true;
-    for (const w of this.vcpus) this.requestClockUpdate(w, t);
+    this.globalClockUpdate(v, t);
   }
 
   /** KVM_KVMCLOCK_CTRL: tell the guest it was stopped (PVCLOCK_GUEST_STOPPED). */
@@ -391,7 +494,7 @@ export class Kvm {
     this.requestClockUpdate(v, t);
   }
 
-  /** kvm_arch_vcpu_load on pCPU p (the unstable-host path; pending clock updates served at entry). */
+  /** kvm_arch_vcpu_load on pCPU p, then the entry: the unstable-host path, then the pending requests. */
   vcpuLoad(v: KvmVcpu, p: number, t: bigint): void {
     if (v.pcpu !== p || this.host.tscUnstable) {
       const hostTsc = this.host.tsc(p, t);
@@ -405,12 +508,12 @@ export class Kvm {
       v.pcpu = p;
       if (this.host.tscUnstable) {
         v.offset = this.computeL1TscOffset(v, v.lastGuestTsc, t);
-        if (this.rules.catchup) v.tscCatchup = true;
+        if (this.has('c285545f813d')) v.tscCatchup = true;
       }
-      if (!this.useMasterClock || first) for (const w of this.vcpus) this.requestClockUpdate(w, t);
+      if (!this.useMasterClock || first) this.globalClockUpdate(v, t);
     }
     v.running = true;
-    if (v.clockUpdatePending) this.guestTimeUpdate(v, t);
+    this.serveRequests(v, t);
   }
 
   /** kvm_arch_vcpu_put (and the last exit before it). */
@@ -442,7 +545,7 @@ export class Kvm {
     this.updateMasterclock(t, 'host TSC went backwards across suspend');
   }
 
-  private log(t: bigint, text: string): void {
+  protected log(t: bigint, text: string): void {
     this.events.push({ t, e: { kind: 'host-log', text } });
   }
 }
