@@ -9,6 +9,11 @@ import type { FracBits, PerfTimeParams, PvclockTimeInfo } from './types.js';
 import { fracBits as checkFracBits, int, object, pvShift, u32, u64 } from './check.js';
 import { checkPerfParams } from './perf.js';
 
+/** The most samples one buffer holds: the kernel's allocator (TLSF) gives blocks of at most 1 GiB. */
+export const MAX_SAMPLES = 2 ** 27 - 1;
+/** What 32-bit Wasm memory can grow to: 65536 pages of 64 KiB. All buffers, and the kernel's own data, share it. */
+export const MAX_MEMORY_BYTES = 2 ** 32;
+
 /**
  * n u64 samples in the kernel's linear memory. `array` is a live
  * BigUint64Array view: re-read it after anything that may grow memory
@@ -25,7 +30,16 @@ export class SampleBuffer {
   constructor(core: Core, length: number) {
     this.#core = core;
     this.length = length;
-    this.ptr = core.x.allocU64(length);
+    const bytes = length * 8, now = core.memoryBuffer.byteLength;
+    try {
+      // a usize comes back as a signed i32: addresses above 2 GiB are negative until made unsigned
+      this.ptr = core.x.allocU64(length) >>> 0;
+    } catch (e) {
+      // the allocator traps when memory cannot grow (its state is unchanged: the grow failed before it took anything)
+      if (!(e instanceof WebAssembly.RuntimeError || (e instanceof Error && e.message.startsWith('tsclab kernel abort')))) throw e;
+      throw new RangeError(`allocSamples: cannot allocate ${length} samples (${bytes} bytes): the kernel's memory (${now} bytes now) ` +
+        `cannot grow by that much (32-bit Wasm memory ends at ${MAX_MEMORY_BYTES} bytes); free() the buffers no longer used`);
+    }
     this.#view = new BigUint64Array(core.memoryBuffer, this.ptr, length);
     registry.register(this, { core, ptr: this.ptr }, this);
   }
@@ -93,7 +107,7 @@ export function batchApi(k: Core) {
   return {
     /** n u64 samples in the kernel's memory, for zero-copy batches. */
     allocSamples(length: number): SampleBuffer {
-      return new SampleBuffer(k, int('allocSamples', 'length', length, 0, 2 ** 28));
+      return new SampleBuffer(k, int('allocSamples', 'length', length, 0, MAX_SAMPLES, 'samples; one buffer is at most 1 GiB'));
     },
     /** out[i] = __pvclock_read_cycles(info, tsc[i]): raw TSC stamps to kvmclock ns under one page. */
     pvclockReadBatch(info: PvclockTimeInfo, tsc: Samples, out: Samples): void {

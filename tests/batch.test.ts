@@ -86,4 +86,27 @@ test('perf short-counter batch widens every sample like the scalar form', () => 
   assert.equal([...out], [...tsc].map((x) => simd.perfTscToNs(x, p)));
 });
 
+test('allocation: a buffer of more than 2^27-1 samples, or one memory cannot grow to hold, is a RangeError naming the size', () => {
+  const k = createKernel({ simd: false });
+  assert.throws(() => k.allocSamples(2 ** 28), (e: Error) => e instanceof RangeError && /allocSamples: length must be an integer in 0\.\.134217727 .*got 268435456/.test(e.message));
+  // 1 GiB each: the fourth does not fit in 32-bit Wasm memory (4 GiB)
+  const held: SampleBuffer[] = [];
+  let failure: unknown;
+  try { for (let i = 0; i < 4; i++) held.push(k.allocSamples(2 ** 27 - 1)); } catch (e) { failure = e; }
+  assert.is(held.length, 3);
+  assert.instance(failure, RangeError);
+  assert.match((failure as Error).message, /^allocSamples: cannot allocate 134217727 samples \(1073741816 bytes\): the kernel's memory \(\d+ bytes now\) cannot grow/);
+  // buffers above 2 GiB work (their address is not a negative i32), and the kernel is intact after the failure
+  const top = held[2];
+  assert.ok(top.ptr >= 2 ** 31, `address ${top.ptr}`);
+  const view = new BigUint64Array(k.memory.buffer, top.ptr, 4);
+  view.set([1n, 2n, 3n, 4n]);
+  k.clocksourceCyc2nsBatch(view, view, 3, 1);
+  assert.equal([...view], [1n, 3n, 4n, 6n]);
+  held.forEach((b) => b.free());
+  const again = k.allocSamples(2 ** 27 - 1);
+  assert.is(again.array.length, 2 ** 27 - 1);
+  again.free();
+});
+
 test.run();
