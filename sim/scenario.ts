@@ -65,7 +65,13 @@ const int64 = (min: bigint, max: bigint, what: string) => z.union([z.string(), z
 });
 const u64 = int64(0n, (1n << 64n) - 1n, 'u64 (0..2^64-1)');
 const s64 = int64(-(1n << 63n), (1n << 63n) - 1n, 's64');
-const khz = z.number().int().min(1, 'a TSC rate of 0 kHz cannot exist').max(0xFFFFFFFF);
+/** A TSC rate, kHz. At least 1 MHz: a guest calibrating a slower TSC through a scaling ratio (32 or 48 fraction
+ *  bits) finds 0 kHz. At most 2^29-1 kHz (537 GHz): the guest kernel registers its TSC with NSEC_PER_SEC /
+ *  (1000 x tsc_khz) in 32 bits, which a multiple of 2^29 kHz wraps to a division by zero. */
+export const MIN_TSC_KHZ = 1000, MAX_TSC_KHZ = 2 ** 29 - 1;
+const khz = z.number().int().min(1, 'a TSC rate of 0 kHz cannot exist')
+  .min(MIN_TSC_KHZ, `at least ${MIN_TSC_KHZ} kHz (MIN_TSC_KHZ: a guest calibrating a slower TSC finds 0 kHz)`)
+  .max(MAX_TSC_KHZ, `at most ${MAX_TSC_KHZ} kHz (MAX_TSC_KHZ: the kernel's 32-bit 1000 x tsc_khz divides by zero at 2^29 kHz)`);
 
 export const RULE_SETS = ['v2.6.37', 'v4.x', 'v5.x', 'modern'] as const;
 
@@ -260,7 +266,10 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 
 /** A problem: where, and what. */
 interface Problem { path: string; message: string }
-const show = (p: Problem) => `${p.path || '(top level)'}: ${p.message}`;
+/** Control and direction characters from the file (in a key, say) escaped: one problem stays one line, as written. */
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const show = (p: Problem) => `${printable(p.path) || '(top level)'}: ${printable(p.message)}`;
 
 /** The path string's segments: "events[2].vcpu" -> ["events", 2, "vcpu"]. */
 const segments = (path: string): Path => [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
@@ -271,11 +280,11 @@ function fixProblem(i: number, name: string, patch: unknown, p: Problem): string
   let cur: unknown = patch;
   for (const seg of segments(p.path)) {
     if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, seg)) {
-      return `fixes[${i}] ("${name}"), once its patch is applied: ${show(p)}`;
+      return `fixes[${i}] (${printable(JSON.stringify(name))}), once its patch is applied: ${show(p)}`;
     }
     cur = (cur as Record<string | number, unknown>)[seg];
   }
-  return `fixes[${i}].patch${p.path ? (p.path.startsWith('[') ? '' : '.') + p.path : ''}: ${p.message}`;
+  return `fixes[${i}].patch${p.path ? (p.path.startsWith('[') ? '' : '.') + printable(p.path) : ''}: ${printable(p.message)}`;
 }
 
 /** Parses and checks a scenario (the JSON value); throws ScenarioError naming each bad field. Every fix is applied

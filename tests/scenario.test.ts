@@ -106,10 +106,13 @@ test('durations: beyond u64 ns, or beyond the limit of their role, are refused n
 test('host uptime x kHz: the host TSC stays below 2^62 to the end of the run; a skew cannot start a TSC below 0', () => {
   // 99999999999999d is beyond u64 ns: it wrapped the host TSC before
   assert.ok(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2_000_000, uptime: '99999999999999d' }] })[0].startsWith('hosts[0].uptime: "99999999999999d" is beyond 2^64-1 ns'));
-  // 100 years at 4.29 THz: within u64 ns, but the TSC would pass 2^64
-  const p = problems({ ...ok, hosts: [{ name: 'h', tscKhz: 0xFFFFFFFF, uptime: '36500d' }] });
-  assert.equal(p, [`hosts[0].uptime: the host's TSC would reach ${((36_500n * 86_400_000_000_000n + 1_000_000_000n) * 0xFFFFFFFFn) / 1_000_000n} cycles by the end of the run ` +
+  // 100 years at 537 GHz: within u64 ns, but the TSC would pass 2^64
+  const p = problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2 ** 29 - 1, uptime: '36500d' }] });
+  assert.equal(p, [`hosts[0].uptime: the host's TSC would reach ${((36_500n * 86_400_000_000_000n + 1_000_000_000n) * (2n ** 29n - 1n)) / 1_000_000n} cycles by the end of the run ` +
     '((uptime + until) x tscKhz), above the limit of 2^62 = 4611686018427387904 (MAX_HOST_TSC): lower uptime, until or tscKhz']);
+  // a rate whose 1000 x kHz wraps the kernel's u32 to 0 (the guest's clocksource registration would divide by zero)
+  assert.ok(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2 ** 31 }] })[0].startsWith('hosts[0].tscKhz: at most 536870911 kHz (MAX_TSC_KHZ'));
+  assert.ok(problems({ ...ok, vm: { ...ok.vm, tscKhz: 2 ** 29 } })[0].startsWith('vm.tscKhz: at most 536870911 kHz'));
   // exactly at the limit is fine: (uptime + until) x 4 GHz = 2^62 cycles
   const ns = (1n << 60n) - 1_000_000_000n;
   parseScenario({ ...ok, hosts: [{ name: 'h', tscKhz: 4_000_000, pcpus: 4, uptime: `${ns}ns` }] });
