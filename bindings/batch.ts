@@ -6,7 +6,7 @@
 // length works. Input and output may be the same array (in place).
 import type { Core } from './core.js';
 import type { FracBits, PerfTimeParams, PvclockTimeInfo } from './types.js';
-import { fracBits as checkFracBits, int, object, pvShift, u32, u64 } from './check.js';
+import { fracBits as checkFracBits, int, object, pvShift, u32, u64, u8 } from './check.js';
 import { checkPerfParams } from './perf.js';
 
 /** The most samples one buffer holds: the kernel's allocator (TLSF) gives blocks of at most 1 GiB. */
@@ -115,6 +115,9 @@ export function batchApi(k: Core) {
       const p = object<PvclockTimeInfo>(f, 'info', info);
       const ts = u64(f, 'info.tscTimestamp', p.tscTimestamp), st = u64(f, 'info.systemTime', p.systemTime);
       const mul = u32(f, 'info.tscToSystemMul', p.tscToSystemMul), shift = pvShift(f, 'info.tscShift', p.tscShift);
+      // not used by the formula, but a page with a field no page can hold is refused, as pvclockReadCycles refuses it
+      if (p.version !== undefined) u32(f, 'info.version', p.version);
+      if (p.flags !== undefined) u8(f, 'info.flags', p.flags);
       run(f, tsc, out, (i, o, n) => x.pvclockReadBatch(i, o, n, ts, st, mul, shift));
     },
     /** out[i] = kvm_scale_tsc(tsc[i], ratio) + offset: host TSCs to L1 guest TSCs. */
