@@ -76,6 +76,8 @@ test('output shorter than input, wrong types', () => {
   assert.throws(() => simd.clocksourceCyc2nsBatch(new BigUint64Array(4), new BigUint64Array(3), 1, 0), /output has 3 samples, input 4/);
   assert.throws(() => simd.clocksourceCyc2nsBatch([1n] as never, new BigUint64Array(3), 1, 0), /BigUint64Array or a SampleBuffer/);
   assert.instance(simd.allocSamples(1), SampleBuffer);
+  // fields the batch does not use are still checked: no page has flags "NP"
+  assert.throws(() => simd.pvclockReadBatch({ ...info, flags: 'NP' as never }, new BigUint64Array(1), new BigUint64Array(1)), /pvclockReadBatch: info\.flags must be a number/);
 });
 
 test('perf short-counter batch widens every sample like the scalar form', () => {

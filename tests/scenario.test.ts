@@ -113,6 +113,8 @@ test('host uptime x kHz: the host TSC stays below 2^62 to the end of the run; a 
   // a rate whose 1000 x kHz wraps the kernel's u32 to 0 (the guest's clocksource registration would divide by zero)
   assert.ok(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2 ** 31 }] })[0].startsWith('hosts[0].tscKhz: at most 536870911 kHz (MAX_TSC_KHZ'));
   assert.ok(problems({ ...ok, vm: { ...ok.vm, tscKhz: 2 ** 29 } })[0].startsWith('vm.tscKhz: at most 536870911 kHz'));
+  // a 1 kHz guest TSC calibrated through a scaling ratio came out at 0 kHz: the run ended in an API error
+  assert.ok(problems({ ...ok, vm: { ...ok.vm, tscKhz: 1 } })[0].startsWith('vm.tscKhz: at least 1000 kHz (MIN_TSC_KHZ'));
   // exactly at the limit is fine: (uptime + until) x 4 GHz = 2^62 cycles
   const ns = (1n << 60n) - 1_000_000_000n;
   parseScenario({ ...ok, hosts: [{ name: 'h', tscKhz: 4_000_000, pcpus: 4, uptime: `${ns}ns` }] });
@@ -169,6 +171,9 @@ test('merge patch at any depth: a patch nested 100000 deep is merged (no stack o
   const merged = mergePatch({ a: 1 }, { a: null, ...root }) as Record<string, unknown>;
   assert.equal(Object.keys(merged), ['x']);
   assert.equal(problems({ ...ok, fixes: [{ name: 'deep', patch: { vm: root } }] }), ['fixes[0].patch.vm: Unrecognized key: "x"']);
+  // a key with a newline or a direction mark is escaped: one problem is one line, as it reads
+  assert.equal(problems({ ...ok, vm: { ...ok.vm, 'maxPageShar\ng\u202e': 1 } }), ['vm: Unrecognized key: "maxPageShar\\u000ag\\u202e"']);
+  assert.equal(problems({ ...ok, fixes: [{ name: 'n\n', patch: { vm: { vcpus: 0 } } }] })[0].split('\n').length, 1);
   // "__proto__" from JSON is a key like any other: an unknown field, not a prototype
   const proto = JSON.parse('{"vm": {"__proto__": {"vcpus": 9}}}');
   assert.equal(problems({ ...ok, fixes: [{ name: 'p', patch: proto }] }), ['fixes[0].patch.vm: Unrecognized key: "__proto__"']);
