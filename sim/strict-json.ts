@@ -26,7 +26,7 @@ export function findDuplicateKey(text: string): DuplicateKey | null {
       while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
       const top = stack[stack.length - 1];
       if (top?.keys && top.expectKey) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        const raw = text.slice(i + 1, j), key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
         if (top.keys.has(key)) {
           const before = text.slice(0, i), line = before.split('\n').length;
           top.key = key;

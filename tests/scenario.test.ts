@@ -193,6 +193,8 @@ test('JSON files: a key given twice is refused, naming the path, line and column
   assert.throws(() => loadScenarioArg(y), /not valid YAML \(nested too deeply/);
   assert.is(findDuplicateKey('{"a":[{"b":1},{"b":2}],"c":{"b":{"b":1}}}'), null, 'the same key in different objects is fine');
   assert.throws(() => loadScenarioArg(dir), /is a directory, not a scenario file/);
+  writeFileSync(y, `name: a\ndescription: ${'x'.repeat(4 << 20)}\n`); // YAML parses at ~1 MiB/s: a bigger file is refused unread
+  assert.throws(() => loadScenarioArg(y), /dup\.yaml: 4194326 bytes, above the limit of 4194304 for a scenario file/);
 });
 
 test.run();
