@@ -6,8 +6,13 @@
 // length works. Input and output may be the same array (in place).
 import type { Core } from './core.js';
 import type { FracBits, PerfTimeParams, PvclockTimeInfo } from './types.js';
-import { fracBits as checkFracBits, int, object, pvShift, u32, u64 } from './check.js';
+import { fracBits as checkFracBits, int, object, pvShift, u32, u64, u8 } from './check.js';
 import { checkPerfParams } from './perf.js';
+
+/** The most samples one buffer holds: the kernel's allocator (TLSF) gives blocks of at most 1 GiB. */
+export const MAX_SAMPLES = 2 ** 27 - 1;
+/** What 32-bit Wasm memory can grow to: 65536 pages of 64 KiB. All buffers, and the kernel's own data, share it. */
+export const MAX_MEMORY_BYTES = 2 ** 32;
 
 /**
  * n u64 samples in the kernel's linear memory. `array` is a live
@@ -25,7 +30,16 @@ export class SampleBuffer {
   constructor(core: Core, length: number) {
     this.#core = core;
     this.length = length;
-    this.ptr = core.x.allocU64(length);
+    const bytes = length * 8, now = core.memoryBuffer.byteLength;
+    try {
+      // a usize comes back as a signed i32: addresses above 2 GiB are negative until made unsigned
+      this.ptr = core.x.allocU64(length) >>> 0;
+    } catch (e) {
+      // the allocator traps when memory cannot grow (its state is unchanged: the grow failed before it took anything)
+      if (!(e instanceof WebAssembly.RuntimeError || (e instanceof Error && e.message.startsWith('tsclab kernel abort')))) throw e;
+      throw new RangeError(`allocSamples: cannot allocate ${length} samples (${bytes} bytes): the kernel's memory (${now} bytes now) ` +
+        `cannot grow by that much (32-bit Wasm memory ends at ${MAX_MEMORY_BYTES} bytes); free() the buffers no longer used`);
+    }
     this.#view = new BigUint64Array(core.memoryBuffer, this.ptr, length);
     registry.register(this, { core, ptr: this.ptr }, this);
   }
@@ -93,7 +107,7 @@ export function batchApi(k: Core) {
   return {
     /** n u64 samples in the kernel's memory, for zero-copy batches. */
     allocSamples(length: number): SampleBuffer {
-      return new SampleBuffer(k, int('allocSamples', 'length', length, 0, 2 ** 28));
+      return new SampleBuffer(k, int('allocSamples', 'length', length, 0, MAX_SAMPLES, 'samples; one buffer is at most 1 GiB'));
     },
     /** out[i] = __pvclock_read_cycles(info, tsc[i]): raw TSC stamps to kvmclock ns under one page. */
     pvclockReadBatch(info: PvclockTimeInfo, tsc: Samples, out: Samples): void {
@@ -101,6 +115,9 @@ export function batchApi(k: Core) {
       const p = object<PvclockTimeInfo>(f, 'info', info);
       const ts = u64(f, 'info.tscTimestamp', p.tscTimestamp), st = u64(f, 'info.systemTime', p.systemTime);
       const mul = u32(f, 'info.tscToSystemMul', p.tscToSystemMul), shift = pvShift(f, 'info.tscShift', p.tscShift);
+      // not used by the formula, but a page with a field no page can hold is refused, as pvclockReadCycles refuses it
+      if (p.version !== undefined) u32(f, 'info.version', p.version);
+      if (p.flags !== undefined) u8(f, 'info.flags', p.flags);
       run(f, tsc, out, (i, o, n) => x.pvclockReadBatch(i, o, n, ts, st, mul, shift));
     },
     /** out[i] = kvm_scale_tsc(tsc[i], ratio) + offset: host TSCs to L1 guest TSCs. */

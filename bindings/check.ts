@@ -63,3 +63,11 @@ export function object<T>(fn: string, name: string, v: unknown): T {
 
 /** A u64 returned by Wasm (signed on the JS side) back to 0..2^64-1. */
 export const fromI64 = (v: bigint): bigint => (v < 0n ? v + (1n << 64n) : v);
+
+/**
+ * Whether `e` is one of the API's argument errors: a TypeError or RangeError whose message starts with the
+ * function's name ("pvclockReadBatch: info.tscShift must be ..."). The engine's own TypeErrors and RangeErrors
+ * ("x is not iterable", "Maximum call stack size exceeded", "Division by zero") have no such prefix.
+ */
+export const isArgumentError = (e: unknown): e is TypeError | RangeError =>
+  (e instanceof TypeError || e instanceof RangeError) && /^[A-Za-z_$][\w$.]*: \S/.test(e.message);

@@ -27,7 +27,8 @@ const fracOf = (o: Opts): 48 | 32 => {
 };
 
 export function calcCommand(): Command {
-  const calc = new Command('calc').description('compute a kernel formula (bit-exact) and print what the kernel would');
+  // usage errors (a missing option, an unknown formula) are thrown to the caller, which exits 2; subcommands inherit it
+  const calc = new Command('calc').description('compute a kernel formula (bit-exact) and print what the kernel would').exitOverride();
   const sub = (name: string, desc: string) => calc.command(name).description(desc).option('--json', 'print JSON');
 
   sub('time-scale', 'kvm_get_time_scale(scaled_hz, base_hz): the pvclock (shift, mul)')

@@ -1,36 +1,41 @@
 // tsclab fuzz: explore scenarios for clock bugs, shrink them, write replayable files.
+// The fuzzer (fast-check, worker threads) and the progress bar load only when
+// the command runs: other commands never load them.
 import { Command } from 'commander';
-import cliProgress from 'cli-progress';
 import { availableParallelism } from 'node:os';
 import * as t from '../bindings/index.js';
-import { RULE_SETS, type RuleSet } from '../sim/scenario.js';
-import { runCampaign, runKernelFuzz, RUNS_PER_SHARD } from '../sim/fuzz/campaign.js';
-import { oracleCheck } from '../sim/fuzz/oracle-check.js';
+import { RULE_SETS } from '../sim/scenario.js';
+import { resolveRuleSet } from '../sim/kvm/eras.js';
 import { bold, green, red, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_OK } from './output.js';
 
 interface Opts {
   rules?: string; procedure?: string[]; seconds?: string; runs?: string; workers?: string; seed?: string; out?: string;
-  resume?: boolean; json?: boolean; kernel?: boolean; suspend?: boolean; failOnFindings?: boolean; actions?: string[]; startAfter?: string;
+  resume?: boolean; json?: boolean; kernel?: boolean; suspend?: boolean; failOnFindings?: boolean; actions?: string[]; startAfter?: string; vmWideTscKhz?: boolean;
 }
+
+const ACTIONS = ['stop-cont', 'migrate', 'hot-add', 'move-vcpu', 'preempt', 'wrmsr', 'host-suspend', 'churn'];
+const PROCEDURES = ['legacy', 'precise', 'precise-scaled'];
 
 const int = (name: string, v: string | undefined, min: number, max: number, dflt: number): number => {
   if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name}: expected an integer in ${min}..${max}, got "${v}"`);
+  if (!/^\d{1,16}$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name}: expected an integer in ${min}..${max}, got "${v}"`);
   return Number(v);
 };
 
 export function fuzzCommand(setCode: (c: number) => void): Command {
   return new Command('fuzz')
     .description('generate scenarios, check the invariants the kernel promises, shrink failures to replayable scenario files')
+    .exitOverride()
     .option('--rules <set>', `KVM rule set (${RULE_SETS.join(', ')}); default: any`)
-    .option('--procedure <p...>', 'migration procedures to use (legacy, precise, precise-scaled)')
-    .option('--actions <a...>', 'only these actions (stop-cont, migrate, hot-add, move-vcpu, preempt, wrmsr, host-suspend, churn)')
+    .option('--procedure <p...>', `migration procedures to use (${PROCEDURES.join(', ')})`)
+    .option('--actions <a...>', `only these actions (${ACTIONS.join(', ')})`)
     .option('--start-after <ms>', 'VM age before the first action, ms')
+    .option('--vm-wide-tsc-khz', 'the VMM sets the VM\'s TSC rate VM-wide (KVM 6.0+): hot-added vCPUs get it too')
     .option('--no-suspend', 'no host suspends (a TSC reset across S3 then a hot-add is a known open KVM problem)')
     .option('--seconds <n>', 'time budget').option('--runs <n>', 'run budget (deterministic: same seed, same findings, any --workers)')
     .option('--workers <k>', 'worker threads', String(Math.max(1, availableParallelism())))
     .option('--seed <s>', 'campaign seed', '1').option('--out <dir>', 'write findings (and campaign state) here')
-    .option('--resume', 'continue the campaign in --out').option('--json', 'print the result as JSON')
+    .option('--resume', 'continue the campaign in --out (its options must be the same; its budget is kept)').option('--json', 'print the result as JSON')
     .option('--fail-on-findings', 'exit 1 when something was found')
     .option('--kernel', 'differential fuzzing of every Wasm formula (inputs generated in Wasm) instead of scenarios')
     .action(async (o: Opts) => {
@@ -38,6 +43,7 @@ export function fuzzCommand(setCode: (c: number) => void): Command {
       const seed = int('seed', o.seed, 0, 2 ** 31 - 1, 1);
       if (o.kernel) {
         const seconds = int('seconds', o.seconds, 1, 86_400, 5);
+        const [{ runKernelFuzz }, { oracleCheck }] = await Promise.all([import('../sim/fuzz/campaign.js'), import('../sim/fuzz/oracle-check.js')]);
         const r = await runKernelFuzz({ seed, seconds, workers }, t.kernel, (s, n) => oracleCheck(t.kernel, s, n));
         const rate = (r.cases / (r.wallMs / 1000)) / 1e6;
         if (o.json) console.log(toJson({ ...r, casesPerSecond: Math.round(r.cases / (r.wallMs / 1000)) }));
@@ -50,32 +56,42 @@ export function fuzzCommand(setCode: (c: number) => void): Command {
         setCode(bad && o.failOnFindings ? EXIT_ANOMALIES : EXIT_OK);
         return;
       }
-      if (o.rules !== undefined && !RULE_SETS.includes(o.rules as RuleSet)) throw new UsageError(`--rules: one of ${RULE_SETS.join(', ')}, got "${o.rules}"`);
-      for (const p of o.procedure ?? []) if (!['legacy', 'precise', 'precise-scaled'].includes(p)) throw new UsageError(`--procedure: unknown "${p}"`);
+      const rules = o.rules === undefined ? undefined : resolveRuleSet(o.rules);
+      if (typeof rules === 'object') throw new UsageError(`--rules: ${rules.error}`);
+      for (const p of o.procedure ?? []) if (!PROCEDURES.includes(p)) throw new UsageError(`--procedure: one of ${PROCEDURES.join(', ')}, got "${p}"`);
+      for (const a of o.actions ?? []) if (!ACTIONS.includes(a)) throw new UsageError(`--actions: one of ${ACTIONS.join(', ')}, got "${a}"`);
+      if (o.actions && o.suspend === false && o.actions.every((a) => a === 'host-suspend')) throw new UsageError('--actions: host-suspend alone, with --no-suspend, leaves no action');
       if (o.seconds !== undefined && o.runs !== undefined) throw new UsageError('give --seconds or --runs, not both');
       if (o.resume && !o.out) throw new UsageError('--resume needs --out');
-      const runs = o.runs !== undefined ? int('runs', o.runs, 1, 1e9, 0) : o.seconds === undefined ? 500 : undefined;
+      // no budget given: a resumed campaign keeps its own, a new one has DEFAULT_RUNS
+      const runs = o.runs !== undefined ? int('runs', o.runs, 1, 1e9, 0) : undefined;
       const seconds = o.seconds !== undefined ? int('seconds', o.seconds, 1, 86_400 * 7, 0) : undefined;
-      const gen = { ...(o.rules ? { rules: o.rules as RuleSet } : {}), ...(o.procedure ? { procedures: o.procedure as never } : {}),
-        ...(o.actions ? { actions: o.actions } : {}), ...(o.startAfter ? { startAfter: int('start-after', o.startAfter, 0, 1e9, 0) } : {}),
-        ...(o.suspend === false ? { hostSuspend: false } : {}), unstableHosts: o.rules === 'v2.6.37' || o.rules === undefined };
+      const gen = { ...(rules ? { rules } : {}), ...(o.procedure ? { procedures: o.procedure as never } : {}),
+        ...(o.actions ? { actions: o.actions } : {}), ...(o.startAfter !== undefined ? { startAfter: int('start-after', o.startAfter, 0, 1e9, 0) } : {}),
+        ...(o.suspend === false ? { hostSuspend: false } : {}), ...(o.vmWideTscKhz ? { vmWideTscKhz: true } : {}),
+        // hosts whose TSC KVM sees as unstable: the era before the masterclock, or any era when none is named
+        unstableHosts: rules === '2.6.37-3.3' || rules === undefined };
+      const [{ runCampaign }, cliProgress] = await Promise.all([import('../sim/fuzz/campaign.js'), import('cli-progress')]);
       const bar = process.stderr.isTTY && !o.json
-        ? new cliProgress.SingleBar({ stream: process.stderr, clearOnComplete: true, format: 'fuzz [{bar}] {value}/{total} shards | {findings} findings' },
-          cliProgress.Presets.shades_classic) : null;
-      let findings = 0;
-      bar?.start(runs !== undefined ? Math.ceil(runs / RUNS_PER_SHARD) : 1, 0, { findings });
+        ? new cliProgress.default.SingleBar({ stream: process.stderr, clearOnComplete: true, format: 'fuzz [{bar}] {value}/{total} shards | {findings} findings' },
+          cliProgress.default.Presets.shades_classic) : null;
+      let found = 0;
       const r = await runCampaign({ seed, runs, seconds, workers, out: o.out, resume: o.resume, gen,
-        onShard: (s, done, total) => { if (s.failure) findings++; if (total === null) bar?.setTotal(done + 1); bar?.update(done, { findings }); } });
+        onStart: (total, before) => bar?.start(total ?? before + 1, before, { findings: found }),
+        onShard: (s, done, total) => { if (s.failure) found++; if (total === null) bar?.setTotal(done + 1); bar?.update(done, { findings: found }); } });
       bar?.stop();
       const perSec = r.runs / (r.wallMs / 1000), evPerSec = r.events / (r.wallMs / 1000);
-      if (o.json) console.log(toJson({ seed, runs: r.runs, findings: r.findings, scenariosPerSecond: Math.round(perSec), eventsPerSecond: Math.round(evPerSec), wallMs: r.wallMs }));
-      else {
+      if (o.json) {
+        console.log(toJson({ seed, runs: r.runs, resumedShards: r.resumed, findings: r.findings, scenariosPerSecond: Math.round(perSec),
+          eventsPerSecond: Math.round(evPerSec), wallMs: r.wallMs }));
+      } else {
         for (const f of r.findings) {
           console.log(`${yellow(f.invariant)}: ${f.detail}`);
           console.log(`  shrunk case: seed ${f.seed}, path "${f.path}"${f.file ? `; replay: npx tsclab run ${f.file}` : ''}`);
         }
         console.log(bold(`${r.runs} scenarios in ${(r.wallMs / 1000).toFixed(1)} s on ${workers} workers: ${perSec.toFixed(0)} scenarios/s, ` +
-          `${evPerSec.toFixed(0)} simulated events/s; ${r.findings.length} shards found something`));
+          `${evPerSec.toFixed(0)} simulated events/s; ${r.findings.length} shards found something` +
+          `${r.resumed ? ` (the campaign's ${r.resumed} shards done before included)` : ''}`));
       }
       setCode(r.findings.length && o.failOnFindings ? EXIT_ANOMALIES : EXIT_OK);
     });

@@ -1,7 +1,9 @@
 // Output conventions: colour only on a TTY and never with NO_COLOR; JSON with
 // u64 values as strings of digits (JSON numbers cannot hold them); errors a
 // user can act on go to stderr with exit code 2, never a stack trace.
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { ScenarioError } from '../sim/scenario.js';
+import { isArgumentError } from '../bindings/check.js';
 
 export const EXIT_OK = 0, EXIT_ANOMALIES = 1, EXIT_BAD_INPUT = 2;
 
@@ -17,17 +19,42 @@ export function toJson(value: unknown): string {
 /** An error the user caused (bad input): shown as a message, exit 2. */
 export class UsageError extends Error {}
 
-/** Maps what went wrong to a message and an exit code; unexpected errors keep their stack. */
+/** Whether `e` is an error of the user's input, with a message that says what is wrong: a bad scenario or option,
+ *  an API argument error (its message starts with the function's name; the engine's own TypeErrors and RangeErrors
+ *  do not, they are bugs), or a "tsclab: ..." error. */
+export function isInputError(e: unknown): e is Error {
+  if (e instanceof ScenarioError || e instanceof UsageError || isArgumentError(e)) return true;
+  return e instanceof Error && /^tsclab: /.test(e.message);
+}
+
+const debugOn = (): boolean => process.env.TSCLAB_DEBUG === '1';
+
+/**
+ * The one place that turns an error into a message and an exit code, for every error: the user's (bad input)
+ * as `error: ...`, anything else as `internal error: ... (please report it)`; both exit 2 (the README reserves 0,
+ * 1 and 2). The stack only with --debug (TSCLAB_DEBUG=1).
+ */
 export function report(e: unknown): number {
-  if (e instanceof ScenarioError || e instanceof UsageError || e instanceof RangeError || e instanceof TypeError) {
-    process.stderr.write(`${red('error')}: ${(e as Error).message}\n`);
+  const stack = debugOn() && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  if (isInputError(e)) {
+    process.stderr.write(`${red('error')}: ${e.message.replace(/^tsclab: /, '')}${stack}\n`);
     return EXIT_BAD_INPUT;
   }
-  if (e instanceof Error && /^tsclab: /.test(e.message)) {
-    process.stderr.write(`${red('error')}: ${e.message.replace(/^tsclab: /, '')}\n`);
-    return EXIT_BAD_INPUT;
+  const message = e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+  process.stderr.write(`${red('internal error')}: ${message.split('\n')[0]} (please report it${stack ? '' : '; --debug shows where'})${stack}\n`);
+  return EXIT_BAD_INPUT;
+}
+
+/** Writes `file` whole or not at all: a temporary file beside it, renamed over it; removed again on failure. */
+export function writeFileAtomic(file: string, text: string): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (e) {
+    try { rmSync(tmp, { force: true }); } catch { /* nothing was written there */ }
+    throw new UsageError(`cannot write ${file}: ${(e as Error).message}`);
   }
-  throw e;
 }
 
 /** A decimal or 0x-hex integer from an option, exactly (no float). */

@@ -2,9 +2,11 @@
 // recomputed from what the log itself states (the TSC and HPET rates, the HZ
 // the jiffies lines imply), with the kernel's own formulas from the Wasm
 // kernel; lines it does not recognise are skipped; a malformed number on a
-// recognised line is reported, never thrown.
+// recognised line (or one the kernel's types cannot hold) is reported as
+// `malformed` and the analysis goes on, never thrown.
 import { formatClocksourceLine, type ClocksourceRegistration, type Kernel } from '../bindings/index.js';
-import { nsOf } from './units.js';
+import { isArgumentError } from '../bindings/check.js';
+import { exactDecimal, nsOf, U64 } from './units.js';
 
 export interface DmesgFinding {
   line: number;
@@ -30,19 +32,24 @@ const STAMP = /^\s*(?:<\d+>)?\[\s*(\d+)\.(\d{6})\]\s?(.*)$/;
 const HZ_CANDIDATES = [100, 250, 300, 1000, 24, 48, 64, 128, 200, 256, 500, 512, 1024];
 const MARGIN_FLOOR = 124_000n; // 2 * WATCHDOG_MAX_SKEW (62 us), the recent uncertainty-margin floor
 
-/** "2596.142" MHz -> 2596142 kHz, exactly; null when not a number with up to 3 decimals. */
-function mhzToKhz(text: string): number | null {
-  const m = /^(\d+)(?:\.(\d{1,3}))?$/.exec(text);
-  if (!m) return null;
-  return Number(m[1]) * 1000 + Number((m[2] ?? '').padEnd(3, '0'));
-}
+/** A kernel log line is at most ~1024 characters (PRINTK_MESSAGE_MAX); longer ones are not read as kernel lines. */
+export const MAX_DMESG_LINE = 4096;
+const U32_MAX = 0xFFFFFFFFn;
 
-/** "14.318180" MHz -> 14318180 Hz, exactly. */
-function mhzToHz(text: string): number | null {
-  const m = /^(\d+)(?:\.(\d{1,6}))?$/.exec(text);
-  if (!m) return null;
-  return Number(m[1]) * 1_000_000 + Number((m[2] ?? '').padEnd(6, '0'));
+/**
+ * A rate in MHz with up to `digits` decimals, as the kernel prints it ("%lu.%03lu MHz"), scaled to 10^-digits MHz
+ * exactly (BigInt on the digit strings, never a float): "2596.142" -> 2596142 (kHz). The kernel holds it in a u32:
+ * outside 1..2^32-1 it is not a rate the kernel printed; then the reason, as a string.
+ */
+function mhzScaled(text: string, digits: number, unit: string): number | string {
+  const v = exactDecimal(text, digits);
+  if (v === null || v < 0n) return `"${text.slice(0, 40)}" MHz is not a rate with up to ${digits} decimals`;
+  if (v === 0n || v > U32_MAX) return `${text} MHz is ${v} ${unit}, outside the kernel's 1..${U32_MAX} ${unit} (u32)`;
+  return Number(v);
 }
+const mhzToKhz = (text: string) => mhzScaled(text, 3, 'kHz');
+const mhzToHz = (text: string) => mhzScaled(text, 6, 'Hz');
+const TIMEKEEPING_WORDS = /clocksource|tsc|TSC|hpet|sched_clock/;
 
 const hex = (s: string): bigint | null => (/^(0x)?[0-9a-f]+$/i.test(s) ? BigInt(s.startsWith('0x') ? s : `0x${s}`) : null);
 const dec = (s: string): bigint | null => (/^-?\d+$/.test(s) ? BigInt(s) : null);
@@ -54,15 +61,17 @@ export function analyzeDmesg(text: string, k: Kernel): DmesgReport {
   let lastStamp: bigint | undefined;
   const regs = new Map<string, ClocksourceRegistration>();
 
-  // First pass: the rates the log states.
+  // First pass: the rates the log states (a rate the kernel could not have printed is left out, and reported below).
+  const rate = (v: number | string, set: (x: number) => void) => { if (typeof v === 'number') set(v); };
   for (const raw of lines) {
+    if (raw.length > MAX_DMESG_LINE) continue;
     const body = STAMP.exec(raw)?.[3] ?? raw;
     let m = /tsc: Detected (\S+) MHz (?:processor|TSC)/.exec(body);
-    if (m && mhzToKhz(m[1]) !== null) tscKhz = mhzToKhz(m[1])!;
+    if (m) rate(mhzToKhz(m[1]), (v) => { tscKhz = v; });
     m = /tsc: Refined TSC clocksource calibration: (\S+) MHz/.exec(body);
-    if (m && mhzToKhz(m[1]) !== null) refinedKhz = mhzToKhz(m[1])!;
+    if (m) rate(mhzToKhz(m[1]), (v) => { refinedKhz = v; });
     m = /hpet0?: .*?(\d+-bit )?(\S+) MHz counter/.exec(body);
-    if (m && mhzToHz(m[2]) !== null) hpetHz = mhzToHz(m[2])!;
+    if (m) rate(mhzToHz(m[2]), (v) => { hpetHz = v; });
   }
 
   /** What the kernel registered for `name`, from the rates above; null when the log does not say. */
@@ -87,19 +96,37 @@ export function analyzeDmesg(text: string, k: Kernel): DmesgReport {
   }
 
   lines.forEach((raw, idx) => {
+    if (raw.length > MAX_DMESG_LINE) {
+      if (TIMEKEEPING_WORDS.test(raw.slice(0, MAX_DMESG_LINE))) {
+        findings.push({ line: idx + 1, kind: 'malformed', verdict: 'malformed',
+          text: `a line of ${raw.length} characters (a kernel log line has at most ~1024): not checked` });
+      }
+      return;
+    }
     const sm = STAMP.exec(raw);
     const body = sm ? sm[3] : raw;
     const stamp = sm ? BigInt(sm[1]) * 1_000_000_000n + BigInt(sm[2]) * 1000n : undefined;
     const at = { line: idx + 1, ...(stamp !== undefined ? { stamp } : {}) };
     const prevStamp = lastStamp;
     if (stamp !== undefined) lastStamp = stamp;
+    try {
+      checkLine(body, idx, at, stamp, prevStamp);
+    } catch (e) {
+      // a number the kernel's types cannot hold (the API refuses it, naming it): this line is malformed, the rest goes on
+      if (!isArgumentError(e)) throw e;
+      findings.push({ ...at, kind: 'malformed', verdict: 'malformed', text: `${e.message} (on: ${body.slice(0, 200)})` });
+    }
+  });
+
+  function checkLine(body: string, idx: number, at: { line: number; stamp?: bigint }, stamp: bigint | undefined, prevStamp: bigint | undefined): void {
 
     // clocksource: NAME: mask: 0x... max_cycles: 0x..., max_idle_ns: N ns  (and the 4.0-era "clocksource NAME:")
     let m = /^clocksource:? ([\w.-]+): mask: (\S+) max_cycles: (\S+), max_idle_ns: (\S+) ns$/.exec(body);
     if (m) {
       const [, name, maskText, cyclesText, idleText] = m;
       const mask = hex(maskText), maxCycles = hex(cyclesText), idle = dec(idleText);
-      if (mask === null || maxCycles === null || idle === null || mask === 0n || (mask & (mask + 1n)) !== 0n) {
+      if (mask === null || maxCycles === null || idle === null || mask === 0n || (mask & (mask + 1n)) !== 0n ||
+          mask > U64 || maxCycles > U64 || idle < 0n || idle > U64) {
         findings.push({ ...at, kind: 'malformed', verdict: 'malformed', text: `clocksource ${name}: a number on this line is malformed: ${body}` });
         return;
       }
@@ -198,11 +225,17 @@ export function analyzeDmesg(text: string, k: Kernel): DmesgReport {
     m = /tsc: (Detected|Refined TSC clocksource calibration:) (\S+) MHz/.exec(body);
     if (m) {
       const khz = mhzToKhz(m[2]);
-      findings.push(khz === null
-        ? { ...at, kind: 'malformed', verdict: 'malformed', text: `the TSC rate "${m[2]}" is not a number` }
+      findings.push(typeof khz === 'string'
+        ? { ...at, kind: 'malformed', verdict: 'malformed', text: `the TSC rate: ${khz}` }
         : { ...at, kind: 'tsc-rate', verdict: 'note', text: `TSC rate ${khz} kHz (${m[1] === 'Detected' ? 'detected' : 'refined'})` });
+      return;
     }
-  });
+    m = /hpet0?: .*?(\d+-bit )?(\S+) MHz counter/.exec(body);
+    if (m) {
+      const hz = mhzToHz(m[2]);
+      if (typeof hz === 'string') findings.push({ ...at, kind: 'malformed', verdict: 'malformed', text: `the HPET rate: ${hz}` });
+    }
+  }
 
   const count = (v: DmesgFinding['verdict']) => findings.filter((f) => f.verdict === v).length;
   return {

@@ -1,15 +1,51 @@
 // The scenario format: a world (hosts, one VM, its KVM rule set and guest
 // kernel) and a timeline of actions. Validated with zod: unknown fields are
 // errors, every error names the path, and a run never starts on a half-valid
-// file. docs/scenario-format.md documents it with an example per action.
+// file. Every duration, count and u64 is bounded (the limits below, documented
+// in docs/scenario-format.md, "Limits"), so that a valid scenario runs in
+// bounded time and no host TSC wraps. docs/scenario-format.md documents the
+// format with an example per action.
 import { z } from 'zod';
-import { parseDuration } from './units.js';
+import { parseDuration, shortDuration, U64 } from './units.js';
 import { COMMITS, resolveRuleSet, type Commit, type RuleSet } from './kvm/eras.js';
 
+const DAY = 86_400_000_000_000n;
+
+/** The longest run: `until` (and any span inside a run) is at most 1000 days (~2.7 years: past the 208.5-day and
+ *  497-day uptime bugs). */
+export const MAX_UNTIL = 1000n * DAY;
+/** Host uptime at real time 0: at most 100 years (uptime + until stays far inside u64 ns). */
+export const MAX_UPTIME = 36_500n * DAY;
+/** A host's TSC at the end of the run ((uptime + until) x tscKhz, plus its largest skew): at most 2^62 cycles, a
+ *  quarter of the u64 range, so no host TSC wraps (29 years of uptime at 5 GHz). */
+export const MAX_HOST_TSC = 1n << 62n;
+/** Clock reads a run may make: ((until - observe.from) / observe.period + 1) x vCPUs. */
+export const MAX_READS = 100_000_000n;
+/** Entries in `events`. */
+export const MAX_EVENTS = 10_000;
+/** Timeline entries a run may schedule: each event, 2 per vCPU per churn cycle, a preempt's end, a numad wait per
+ *  vCPU, and the periodic kvmclock syncs (until / 300 s). */
+export const MAX_SCHEDULED = 500_000n;
+/** A churn's `run`: at least 1 us. */
+export const MIN_CHURN_RUN = 1_000n;
+/** Fixes per scenario (each is validated, patched, when the file is read). */
+export const MAX_FIXES = 64;
+/** Memory of a VM (for KSM), MiB: 16 TiB. */
+export const MAX_MEMORY_MIB = 1 << 24;
+
+/** The run-cost limits, overridable per call of parseScenario (tests use smaller budgets). */
+export interface Limits { maxReads: bigint; maxScheduled: bigint }
+export const LIMITS: Readonly<Limits> = { maxReads: MAX_READS, maxScheduled: MAX_SCHEDULED };
+
+/** A duration string: exact ns, within u64 (the bound for its role is checked with the timeline). */
 const duration = z.string().transform((s, ctx) => {
   const ns = parseDuration(s);
   if (ns === null) {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (like "150ms", "2.5s", "5180237s", "24h")` });
+    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}...` : s)} is not a duration (like "150ms", "2.5s", "5180237s", "24h")` });
+    return z.NEVER;
+  }
+  if (ns > U64) {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is beyond 2^64-1 ns (about 584 years), the u64 every time is held in` });
     return z.NEVER;
   }
   return ns;
@@ -17,8 +53,8 @@ const duration = z.string().transform((s, ctx) => {
 
 /** A 64-bit integer: a JSON string of digits (JSON numbers cannot hold 2^64) or a safe integer. */
 const int64 = (min: bigint, max: bigint, what: string) => z.union([z.string(), z.number()]).transform((v, ctx) => {
-  if (typeof v === 'number' ? !Number.isSafeInteger(v) : !/^-?\d+$/.test(v)) {
-    ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} is not an integer (write large values as strings of digits)` });
+  if (typeof v === 'number' ? !Number.isSafeInteger(v) : v.length > 40 || !/^-?\d+$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: `${typeof v === 'string' && v.length > 40 ? `"${v.slice(0, 40)}..."` : JSON.stringify(v)} is not an integer (write large values as strings of digits)` });
     return z.NEVER;
   }
   const b = BigInt(v);
@@ -30,7 +66,13 @@ const int64 = (min: bigint, max: bigint, what: string) => z.union([z.string(), z
 });
 const u64 = int64(0n, (1n << 64n) - 1n, 'u64 (0..2^64-1)');
 const s64 = int64(-(1n << 63n), (1n << 63n) - 1n, 's64');
-const khz = z.number().int().min(1, 'a TSC rate of 0 kHz cannot exist').max(0xFFFFFFFF);
+/** A TSC rate, kHz. At least 1 MHz: a guest calibrating a slower TSC through a scaling ratio (32 or 48 fraction
+ *  bits) finds 0 kHz. At most 2^29-1 kHz (537 GHz): the guest kernel registers its TSC with NSEC_PER_SEC /
+ *  (1000 x tsc_khz) in 32 bits, which a multiple of 2^29 kHz wraps to a division by zero. */
+export const MIN_TSC_KHZ = 1000, MAX_TSC_KHZ = 2 ** 29 - 1;
+const khz = z.number().int().min(1, 'a TSC rate of 0 kHz cannot exist')
+  .min(MIN_TSC_KHZ, `at least ${MIN_TSC_KHZ} kHz (MIN_TSC_KHZ: a guest calibrating a slower TSC finds 0 kHz)`)
+  .max(MAX_TSC_KHZ, `at most ${MAX_TSC_KHZ} kHz (MAX_TSC_KHZ: the kernel's 32-bit 1000 x tsc_khz divides by zero at 2^29 kHz)`);
 
 export { RULE_SETS, type RuleSet } from './kvm/eras.js';
 
@@ -59,7 +101,8 @@ const Host = z.strictObject({
     rmapItemCostNs: int64(1n, 1_000_000_000n, '1 ns..1 s').prefault(10_000),
   }).optional(),
   /** Other VMs on this host, for KSM: their memory and how many of their pages are not zero. */
-  vms: z.array(z.strictObject({ name: z.string(), memoryMiB: z.number().int().min(1), nonZeroPages: z.number().int().min(0) })).default([]),
+  vms: z.array(z.strictObject({ name: z.string(), memoryMiB: z.number().int().min(1).max(MAX_MEMORY_MIB), nonZeroPages: z.number().int().min(0) }))
+    .max(1024).default([]),
 });
 
 const Guest = z.strictObject({
@@ -114,7 +157,7 @@ const Vm = z.strictObject({
   /** Guest TSC rate (KVM_SET_TSC_KHZ); absent: the first host's rate. */
   tscKhz: khz.optional(),
   /** Guest memory (for KSM), MiB, and how many of its pages are not zero. */
-  memoryMiB: z.number().int().min(1).default(1024),
+  memoryMiB: z.number().int().min(1).max(MAX_MEMORY_MIB).default(1024),
   nonZeroPages: z.number().int().min(0).default(0),
   /** pCPU each vCPU starts on (default vCPU i on pCPU i). */
   pcpus: z.array(z.number().int().min(0)).optional(),
@@ -168,7 +211,7 @@ const Event = z.discriminatedUnion('do', [
     /** TSC restored to first entry on the destination (default vm.vmm.restoreWindow); a destination left paused waits here. */
     window: duration.optional(),
     /** Destination pCPU per vCPU (default: same numbers). */
-    pcpus: z.array(z.number().int().min(0)).optional(),
+    pcpus: z.array(z.number().int().min(0)).max(64).optional(),
   }),
   z.strictObject({ ...at, do: z.literal('save-restore'), downtime: duration, window: duration.optional(),
     procedure: z.enum(['legacy', 'precise', 'precise-scaled']).optional() }),
@@ -176,7 +219,7 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('move-vcpu'), vcpu, pcpu: z.number().int().min(0) }),
   z.strictObject({ ...at, do: z.literal('preempt'), vcpu, duration }),
   z.strictObject({
-    ...at, do: z.literal('churn'), vcpus: z.array(vcpu).optional(), run: duration, wait: duration, until: duration,
+    ...at, do: z.literal('churn'), vcpus: z.array(vcpu).max(64).optional(), run: duration, wait: duration, until: duration,
   }),
   z.strictObject({ ...at, do: z.literal('numad-migrate') }),
   z.strictObject({ ...at, do: z.literal('host-suspend'), host: z.string(), duration, tsc: z.enum(['reset', 'rewind']).default('reset'), rewind: u64.prefault('0') }),
@@ -197,15 +240,16 @@ export const ScenarioSchema = z.strictObject({
   until: duration,
   /** Periodic clock reads on every vCPU: the period, and when they start (default 0). */
   observe: z.strictObject({ period: duration.prefault('10ms'), from: duration.prefault('0s') }).prefault({}),
-  hosts: z.array(Host).min(1),
+  hosts: z.array(Host).min(1).max(64),
   vm: Vm,
-  events: z.array(Event).default([]),
+  events: z.array(Event).max(MAX_EVENTS, `at most ${MAX_EVENTS} events (MAX_EVENTS)`).default([]),
   /** The anomaly types that make up the incident (default: every type where time went wrong); a fix cures it
    *  when none of them remain. */
   symptoms: z.array(z.enum(['time-backwards', 'time-jump', 'time-stall', 'tsc-warp', 'tsc-adjust-compensate', 'tsc-unstable',
     'masterclock-off', 'soft-lockup', 'rcu-stall', 'hung-task', 'hv-page-mismatch'])).optional(),
   /** Named variants that cure the problem: JSON merge patches (RFC 7386) of this file. */
-  fixes: z.array(z.strictObject({ name: z.string().min(1), description: z.string().default(''), patch: z.record(z.string(), z.unknown()) })).default([]),
+  fixes: z.array(z.strictObject({ name: z.string().min(1), description: z.string().default(''), patch: z.record(z.string(), z.unknown()) }))
+    .max(MAX_FIXES, `at most ${MAX_FIXES} fixes`).default([]),
 });
 
 export type Scenario = z.output<typeof ScenarioSchema>;
@@ -214,113 +258,253 @@ export type HostSpec = Scenario['hosts'][number];
 export type GuestSpec = Scenario['vm']['guest'];
 export type ScenarioEvent = Scenario['events'][number];
 
+/** Problems shown in a ScenarioError's message (all are in `problems`). */
+const SHOWN_PROBLEMS = 50;
+
 /** A scenario file that cannot be run: every problem, each with its path. */
 export class ScenarioError extends Error {
   constructor(readonly file: string, readonly problems: string[]) {
-    super(`${file}: invalid scenario\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    const more = problems.length - SHOWN_PROBLEMS;
+    super(`${file}: invalid scenario\n${problems.slice(0, SHOWN_PROBLEMS).map((p) => `  ${p}`).join('\n')}${more > 0 ? `\n  ... and ${more} more` : ''}`);
   }
 }
 
-const fmtPath = (path: PropertyKey[]) => path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+type Path = (string | number)[];
+const fmtPath = (path: readonly PropertyKey[]) => path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
-/** RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces. */
+/** Sets a key as an own data property (a key "__proto__" from JSON stays a key, it does not set the prototype). */
+function put(o: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+  else o[key] = value;
+}
+
+/** RFC 7386 JSON merge patch: objects merge, null deletes, anything else replaces. Iterative: any depth. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
-  if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-  const out: Record<string, unknown> = target !== null && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete out[key];
-    else out[key] = mergePatch(out[key], value);
+  if (!isObject(patch)) return patch;
+  const root: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  const work: [Record<string, unknown>, Record<string, unknown>][] = [[root, patch]];
+  for (let job = work.pop(); job; job = work.pop()) {
+    const [out, p] = job;
+    for (const [key, value] of Object.entries(p)) {
+      if (value === null) delete out[key];
+      else if (isObject(value)) {
+        const cur = out[key];
+        const next: Record<string, unknown> = isObject(cur) ? { ...cur } : {};
+        put(out, key, next);
+        work.push([next, value]);
+      } else put(out, key, value);
+    }
   }
-  return out;
+  return root;
+}
+
+/** A problem: where, and what. */
+interface Problem { path: string; message: string }
+/** Control and direction characters from the file (in a key, say) escaped: one problem stays one line, as written. */
+const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g,
+  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const show = (p: Problem) => `${printable(p.path) || '(top level)'}: ${printable(p.message)}`;
+
+/** The path string's segments: "events[2].vcpu" -> ["events", 2, "vcpu"]. */
+const segments = (path: string): Path => [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
+
+/** A fix's problem, named by where it comes from: inside the patch when the patch writes that path, else the path
+ *  of the patched scenario. */
+function fixProblem(i: number, name: string, patch: unknown, p: Problem): string {
+  let cur: unknown = patch;
+  for (const seg of segments(p.path)) {
+    if (cur === null || typeof cur !== 'object' || !Object.prototype.hasOwnProperty.call(cur, seg)) {
+      return `fixes[${i}] (${printable(JSON.stringify(name))}), once its patch is applied: ${show(p)}`;
+    }
+    cur = (cur as Record<string | number, unknown>)[seg];
+  }
+  return `fixes[${i}].patch${p.path ? (p.path.startsWith('[') ? '' : '.') + printable(p.path) : ''}: ${printable(p.message)}`;
+}
+
+/** Parses and checks a scenario (the JSON value); throws ScenarioError naming each bad field. Every fix is applied
+ *  and checked too, so a file is refused as a whole. `limits` lowers (or raises) the run-cost budgets. */
+export function parseScenario(raw: unknown, file = '<scenario>', limits: Partial<Limits> = {}): Scenario {
+  return parseWithFixes(raw, file, { ...LIMITS, ...limits }).base;
 }
 
 /** The scenario with fix `name` applied (its fixes list dropped), checked like any scenario. */
-export function parseScenarioFix(raw: unknown, name: string, file = '<scenario>'): Scenario {
-  const base = parseScenario(raw, file);
-  const fix = base.fixes.find((f) => f.name === name);
-  if (!fix) throw new ScenarioError(file, [`fixes: no fix named "${name}" (it has: ${base.fixes.map((f) => f.name).join(', ') || 'none'})`]);
-  const patched = mergePatch(raw, { ...fix.patch, fixes: null }) as Record<string, unknown>;
-  const s = parseScenario({ ...patched, name: `${base.name} [${name}]` }, `${file} (fix "${name}")`);
+export function parseScenarioFix(raw: unknown, name: string, file = '<scenario>', limits: Partial<Limits> = {}): Scenario {
+  const { base, fixed } = parseWithFixes(raw, file, { ...LIMITS, ...limits });
+  const s = fixed.get(name);
+  if (!s) throw new ScenarioError(file, [`fixes: no fix named "${name}" (it has: ${base.fixes.map((f) => f.name).join(', ') || 'none'})`]);
   return s;
 }
 
-/** Parses and checks a scenario (the JSON value); throws ScenarioError naming each bad field. */
-export function parseScenario(raw: unknown, file = '<scenario>'): Scenario {
-  const r = ScenarioSchema.safeParse(raw);
-  if (!r.success) {
-    throw new ScenarioError(file, r.error.issues.map((i) => `${fmtPath(i.path) || '(top level)'}: ${i.message}`));
-  }
-  const s = r.data;
+function parseWithFixes(raw: unknown, file: string, lim: Limits): { base: Scenario; fixed: Map<string, Scenario> } {
+  const base = parseOne(raw, lim);
+  if ('problems' in base) throw new ScenarioError(file, base.problems.map(show));
+  const s = base.scenario;
   const problems: string[] = [];
+  const fixed = new Map<string, Scenario>();
+  const rawFixes = (raw as { fixes?: { patch: unknown }[] }).fixes ?? [];
+  s.fixes.forEach((f, i) => {
+    if (fixed.has(f.name)) { problems.push(`fixes[${i}].name: two fixes are named "${f.name}"`); return; }
+    const patch = rawFixes[i].patch;
+    const patched = mergePatch(raw, { ...(patch as object), fixes: null }) as Record<string, unknown>;
+    const r = parseOne({ ...patched, name: `${s.name} [${f.name}]` }, lim);
+    if ('problems' in r) problems.push(...r.problems.map((p) => fixProblem(i, f.name, patch, p)));
+    else fixed.set(f.name, r.scenario);
+  });
+  if (problems.length) throw new ScenarioError(file, problems);
+  return { base: s, fixed };
+}
+
+/** One scenario value against the schema and the timeline's rules: the scenario or its problems. */
+function parseOne(raw: unknown, lim: Limits): { scenario: Scenario } | { problems: Problem[] } {
+  const r = ScenarioSchema.safeParse(raw);
+  if (!r.success) return { problems: r.error.issues.map((i) => ({ path: fmtPath(i.path), message: i.message })) };
+  const problems = check(r.data, lim);
+  return problems.length ? { problems } : { scenario: r.data };
+}
+
+const SYNC_PERIOD = 300n * 1_000_000_000n; // KVMCLOCK_SYNC_PERIOD: the periodic kvmclock sync
+
+function check(s: Scenario, lim: Limits): Problem[] {
+  const out: Problem[] = [];
+  const problem = (path: string, message: string) => out.push({ path, message });
+  // ---- durations within their role's limit
+  const within = (path: string, ns: bigint, max: bigint, name: string, why = '') => {
+    if (ns > max) problem(path, `${shortDuration(ns)} is above the limit of ${shortDuration(max)} (${name}${why})`);
+  };
+  within('until', s.until, MAX_UNTIL, 'MAX_UNTIL');
+  if (s.observe.period === 0n) problem('observe.period', 'must be above 0');
+  within('observe.period', s.observe.period, MAX_UNTIL, 'MAX_UNTIL');
+  within('observe.from', s.observe.from, MAX_UNTIL, 'MAX_UNTIL');
+  s.events.forEach((e, i) => {
+    for (const k of ['at', 'downtime', 'duration', 'run', 'wait', 'until'] as const) {
+      const v = (e as Partial<Record<typeof k, bigint>>)[k];
+      if (typeof v === 'bigint') within(`events[${i}].${k}`, v, MAX_UNTIL, 'MAX_UNTIL', ': no time in a run is past the longest run');
+    }
+  });
+
+  // ---- the world
   const hosts = new Map(s.hosts.map((h) => [h.name, h]));
-  if (hosts.size !== s.hosts.length) problems.push('hosts: two hosts share a name');
+  if (hosts.size !== s.hosts.length) problem('hosts', 'two hosts share a name');
   const host = hosts.get(s.vm.host);
-  if (!host) problems.push(`vm.host: "${s.vm.host}" is not a host (hosts: ${[...hosts.keys()].join(', ')})`);
+  if (!host) problem('vm.host', `"${s.vm.host}" is not a host (hosts: ${[...hosts.keys()].join(', ')})`);
   s.hosts.forEach((h, i) => {
-    if (h.skew.length > h.pcpus) problems.push(`hosts[${i}].skew: ${h.skew.length} values for ${h.pcpus} pCPUs`);
-    h.vms.forEach((v, j) => { if (v.nonZeroPages > v.memoryMiB * 256) problems.push(`hosts[${i}].vms[${j}].nonZeroPages: ${v.nonZeroPages} exceeds its ${v.memoryMiB * 256} pages`); });
+    if (h.skew.length > h.pcpus) problem(`hosts[${i}].skew`, `${h.skew.length} values for ${h.pcpus} pCPUs`);
+    h.vms.forEach((v, j) => { if (v.nonZeroPages > v.memoryMiB * 256) problem(`hosts[${i}].vms[${j}].nonZeroPages`, `${v.nonZeroPages} exceeds its ${v.memoryMiB * 256} pages`); });
+    within(`hosts[${i}].uptime`, h.uptime, MAX_UPTIME, 'MAX_UPTIME');
+    if (h.uptime > MAX_UPTIME || s.until > MAX_UNTIL) return;
+    // the host TSC: uptime x kHz at real time 0, (uptime + until) x kHz at the end; suspends only lower it
+    const khz = BigInt(h.tscKhz), start = (h.uptime * khz) / 1_000_000n, end = ((h.uptime + s.until) * khz) / 1_000_000n;
+    const skew = h.skew.reduce((a, b) => (b > a ? b : a), 0n);
+    if (end + skew > MAX_HOST_TSC) {
+      problem(`hosts[${i}].uptime`, `the host's TSC would reach ${end + skew} cycles by the end of the run ((uptime + until) x tscKhz` +
+        `${skew ? ' + skew' : ''}), above the limit of 2^62 = ${MAX_HOST_TSC} (MAX_HOST_TSC): lower uptime, until or tscKhz`);
+    }
+    h.skew.forEach((k, j) => {
+      if (start + k < 0n) problem(`hosts[${i}].skew[${j}]`, `pCPU ${j}'s TSC would start at ${start + k} (uptime x tscKhz ${k < 0n ? '-' : '+'} ${k < 0n ? -k : k}): a TSC is never below 0`);
+    });
   });
-  if (s.vm.nonZeroPages > s.vm.memoryMiB * 256) problems.push(`vm.nonZeroPages: ${s.vm.nonZeroPages} exceeds its ${s.vm.memoryMiB * 256} pages`);
+  if (s.vm.nonZeroPages > s.vm.memoryMiB * 256) problem('vm.nonZeroPages', `${s.vm.nonZeroPages} exceeds its ${s.vm.memoryMiB * 256} pages`);
   const maxVcpus = s.vm.maxVcpus ?? s.vm.vcpus;
-  if (maxVcpus < s.vm.vcpus) problems.push(`vm.maxVcpus: ${maxVcpus} is below vm.vcpus (${s.vm.vcpus})`);
+  if (maxVcpus < s.vm.vcpus) problem('vm.maxVcpus', `${maxVcpus} is below vm.vcpus (${s.vm.vcpus})`);
   (s.vm.pcpus ?? []).forEach((p, i) => {
-    if (host && p >= host.pcpus) problems.push(`vm.pcpus[${i}]: ${p} is not a pCPU of ${host.name} (it has ${host.pcpus})`);
+    if (host && p >= host.pcpus) problem(`vm.pcpus[${i}]`, `${p} is not a pCPU of ${host.name} (it has ${host.pcpus})`);
   });
-  if (s.vm.pcpus && s.vm.pcpus.length !== s.vm.vcpus) problems.push(`vm.pcpus: ${s.vm.pcpus.length} entries for ${s.vm.vcpus} vCPUs`);
-  // Walk the timeline with the vCPU count and the current host.
-  let vcpus = s.vm.vcpus;
+  if (s.vm.pcpus && s.vm.pcpus.length !== s.vm.vcpus) problem('vm.pcpus', `${s.vm.pcpus.length} entries for ${s.vm.vcpus} vCPUs`);
+
+  // ---- the timeline, walked with the vCPU count, the current host and each host's TSC (for suspends)
+  let vcpus = s.vm.vcpus, most = vcpus;
   let cur = host;
   let last = 0n;
+  const tsc = new Map(s.hosts.map((h) => [h.name, { base: (h.uptime * BigInt(h.tscKhz)) / 1_000_000n + (h.skew[0] ?? 0n), epoch: 0n }]));
+  let scheduled = BigInt(s.events.length), churnSteps = 0n, biggest = { i: -1, n: 0n };
   s.events.forEach((e, i) => {
     const p = `events[${i}]`;
-    if (e.at < last) problems.push(`${p}.at: events must be in time order (${e.at} ns is before the previous event)`);
+    if (e.at < last) problem(`${p}.at`, `events must be in time order (${e.at} ns is before the previous event)`);
     last = e.at;
-    if (e.at > s.until) problems.push(`${p}.at: after the end of the run (until)`);
+    if (e.at > s.until) problem(`${p}.at`, 'after the end of the run (until)');
     const checkVcpu = (v: number) => {
-      if (v >= vcpus) problems.push(`${p}.vcpu: ${v} is not a vCPU of ${s.vm.name} (it has ${vcpus})`);
+      if (v >= vcpus) problem(`${p}.vcpu`, `${v} is not a vCPU of ${s.vm.name} (it has ${vcpus})`);
     };
     const checkPcpu = (pc: number, h = cur) => {
-      if (h && pc >= h.pcpus) problems.push(`${p}.pcpu: ${pc} is not a pCPU of ${h.name} (it has ${h.pcpus})`);
+      if (h && pc >= h.pcpus) problem(`${p}.pcpu`, `${pc} is not a pCPU of ${h.name} (it has ${h.pcpus})`);
     };
     switch (e.do) {
       case 'migrate': {
         const to = hosts.get(e.to);
-        if (!to) problems.push(`${p}.to: "${e.to}" is not a host`);
+        if (!to) problem(`${p}.to`, `"${e.to}" is not a host`);
         else {
-          (e.pcpus ?? []).forEach((pc, j) => { if (pc >= to.pcpus) problems.push(`${p}.pcpus[${j}]: ${pc} is not a pCPU of ${to.name}`); });
+          (e.pcpus ?? []).forEach((pc, j) => { if (pc >= to.pcpus) problem(`${p}.pcpus[${j}]`, `${pc} is not a pCPU of ${to.name}`); });
           if ((e.procedure ?? s.vm.migration) === 'precise-scaled' && to.scaling === 'none' && to.tscKhz !== (s.vm.tscKhz ?? host?.tscKhz)) {
-            problems.push(`${p}.procedure: precise-scaled needs TSC scaling on ${to.name} to keep the guest's rate`);
+            problem(`${p}.procedure`, `precise-scaled needs TSC scaling on ${to.name} to keep the guest's rate`);
           }
           cur = to;
         }
         break;
       }
       case 'hot-add':
-        if (vcpus >= maxVcpus) problems.push(`${p}: ${s.vm.name} already has its maximum of ${maxVcpus} vCPUs`);
+        if (vcpus >= maxVcpus) problem(p, `${s.vm.name} already has its maximum of ${maxVcpus} vCPUs`);
         if (e.pcpu !== undefined) checkPcpu(e.pcpu);
         vcpus++;
+        most = Math.max(most, vcpus);
         break;
       case 'move-vcpu': checkVcpu(e.vcpu); checkPcpu(e.pcpu); break;
-      case 'preempt': checkVcpu(e.vcpu); break;
-      case 'churn':
+      case 'preempt': checkVcpu(e.vcpu); scheduled++; break;
+      case 'churn': {
         (e.vcpus ?? []).forEach(checkVcpu);
-        if (e.until <= e.at) problems.push(`${p}.until: must be after at`);
-        if (e.run === 0n) problems.push(`${p}.run: must be above 0`);
+        if (e.until <= e.at) problem(`${p}.until`, 'must be after at');
+        if (e.run < MIN_CHURN_RUN) problem(`${p}.run`, `must be at least ${shortDuration(MIN_CHURN_RUN)} (MIN_CHURN_RUN)`);
+        else {
+          // each vCPU waits, then runs, until the churn's end: two timeline entries per cycle
+          const end = e.until < s.until ? e.until : s.until, step = e.run + e.wait;
+          const cycles = end > e.at ? (end - e.at + step - 1n) / step : 0n;
+          const n = 2n * cycles * BigInt(e.vcpus?.length ?? vcpus);
+          churnSteps += n;
+          scheduled += n;
+          if (n > biggest.n) biggest = { i, n };
+        }
         break;
+      }
       case 'wrmsr':
         checkVcpu(e.vcpu);
-        if (e.msr === 'IA32_TSC_ADJUST' && !s.vm.guest.tscAdjust) problems.push(`${p}.msr: the guest has no IA32_TSC_ADJUST (guest.tscAdjust is false)`);
+        if (e.msr === 'IA32_TSC_ADJUST' && !s.vm.guest.tscAdjust) problem(`${p}.msr`, 'the guest has no IA32_TSC_ADJUST (guest.tscAdjust is false)');
         break;
-      case 'host-suspend':
-        if (!hosts.has(e.host)) problems.push(`${p}.host: "${e.host}" is not a host`);
+      case 'host-suspend': {
+        const h = hosts.get(e.host), line = tsc.get(e.host);
+        if (!h || !line) { problem(`${p}.host`, `"${e.host}" is not a host`); break; }
+        if (e.at < line.epoch) { problem(p, `${e.host} is still suspended then (until ${line.epoch} ns)`); break; }
+        const before = line.base + ((e.at - line.epoch) * BigInt(h.tscKhz)) / 1_000_000n;
+        if (e.tsc === 'rewind' && e.rewind > before) {
+          problem(`${p}.rewind`, `${e.rewind} cycles is more than ${e.host}'s TSC then (${before}): the TSC would wrap below 0`);
+        }
+        line.base = e.tsc === 'reset' ? 0n : before - e.rewind;
+        line.epoch = e.at + e.duration;
         break;
+      }
       case 'numad-migrate':
-        if (!cur?.ksm) problems.push(`${p}: numad-migrate needs KSM on ${cur?.name ?? 'the host'} (hosts[].ksm)`);
+        if (!cur?.ksm) problem(p, `numad-migrate needs KSM on ${cur?.name ?? 'the host'} (hosts[].ksm)`);
+        scheduled += BigInt(vcpus);
         break;
       default:
         break;
     }
   });
-  if (problems.length) throw new ScenarioError(file, problems);
-  return s;
+
+  // ---- the run's cost: clock reads and timeline entries
+  if (s.observe.period > 0n && s.until > s.observe.from) {
+    const reads = ((s.until - s.observe.from) / s.observe.period + 1n) * BigInt(most);
+    if (reads > lim.maxReads) {
+      problem('observe.period', `the run would make ${reads} clock reads (((until - observe.from) / observe.period + 1) x ${most} vCPUs), ` +
+        `above the limit of ${lim.maxReads} (MAX_READS): raise observe.period or observe.from`);
+    }
+  }
+  const syncs = s.vm.kvm.periodicSync ? s.until / SYNC_PERIOD : 0n;
+  scheduled += syncs;
+  if (scheduled > lim.maxScheduled) {
+    problem(biggest.n * 2n > lim.maxScheduled ? `events[${biggest.i}]` : 'events',
+      `the run would schedule ${scheduled} timeline entries (${s.events.length} events, ${churnSteps} churn steps` +
+      `${biggest.i >= 0 ? ` of which events[${biggest.i}] makes ${biggest.n}` : ''}, ${syncs} periodic kvmclock syncs), ` +
+      `above the limit of ${lim.maxScheduled} (MAX_SCHEDULED): a longer churn run/wait, a shorter churn or run`);
+  }
+  return out;
 }

@@ -3,8 +3,15 @@
 
 const UNITS: Record<string, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, min: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n };
 
-/** "150ms", "5180237s", "1.5s", "24h" -> ns. Decimal fractions are exact (no float). */
+/** Longest duration text read (a u64 of ns has 20 digits; longer text is refused before any BigInt is made). */
+export const MAX_DURATION_TEXT = 64;
+
+/**
+ * "150ms", "5180237s", "1.5s", "24h" -> ns. Decimal fractions are exact (no float). null when the text is not
+ * a duration (or is longer than MAX_DURATION_TEXT). The result may exceed 2^64 - 1: callers bound it.
+ */
 export function parseDuration(text: string): bigint | null {
+  if (text.length > MAX_DURATION_TEXT) return null;
   const m = /^(\d+)(?:\.(\d+))?(ns|us|ms|s|min|h|d)$/.exec(text.trim());
   if (!m) return null;
   const unit = UNITS[m[3]];
@@ -30,6 +37,24 @@ export function seconds(ns: bigint): string {
 
 /** A human duration for messages: "5180237.000000000s". */
 export const fmtDuration = (ns: bigint): string => `${seconds(ns)}s`;
+
+/** A duration in the largest unit that divides it exactly: 86400000000000n -> "1d", 1500000n -> "1500us". */
+export function shortDuration(ns: bigint): string {
+  for (const unit of ['d', 'h', 'min', 's', 'ms', 'us'] as const) {
+    const u = UNITS[unit];
+    if (ns !== 0n && ns % u === 0n) return `${ns / u}${unit}`;
+  }
+  return `${ns}ns`;
+}
+
+/** An exact decimal ("2596.142", "-1.5") scaled by 10^digits, with BigInt only; null when not such a number or when
+ *  it has more than `digits` decimals. exactDecimal("4294967.296", 3) -> 4294967296n. */
+export function exactDecimal(text: string, digits: number): bigint | null {
+  const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m || text.length > 400 || (m[3] ?? '').length > digits) return null;
+  const v = BigInt(m[2]) * 10n ** BigInt(digits) + BigInt((m[3] ?? '').padEnd(digits, '0') || '0');
+  return m[1] ? -v : v;
+}
 
 export const NSEC_PER_SEC = 1_000_000_000n;
 export const U64 = (1n << 64n) - 1n;

@@ -76,6 +76,8 @@ test('output shorter than input, wrong types', () => {
   assert.throws(() => simd.clocksourceCyc2nsBatch(new BigUint64Array(4), new BigUint64Array(3), 1, 0), /output has 3 samples, input 4/);
   assert.throws(() => simd.clocksourceCyc2nsBatch([1n] as never, new BigUint64Array(3), 1, 0), /BigUint64Array or a SampleBuffer/);
   assert.instance(simd.allocSamples(1), SampleBuffer);
+  // fields the batch does not use are still checked: no page has flags "NP"
+  assert.throws(() => simd.pvclockReadBatch({ ...info, flags: 'NP' as never }, new BigUint64Array(1), new BigUint64Array(1)), /pvclockReadBatch: info\.flags must be a number/);
 });
 
 test('perf short-counter batch widens every sample like the scalar form', () => {
@@ -84,6 +86,29 @@ test('perf short-counter batch widens every sample like the scalar form', () => 
   const out = new BigUint64Array(100);
   simd.perfTscToNsBatch(tsc, out, p);
   assert.equal([...out], [...tsc].map((x) => simd.perfTscToNs(x, p)));
+});
+
+test('allocation: a buffer of more than 2^27-1 samples, or one memory cannot grow to hold, is a RangeError naming the size', () => {
+  const k = createKernel({ simd: false });
+  assert.throws(() => k.allocSamples(2 ** 28), (e: Error) => e instanceof RangeError && /allocSamples: length must be an integer in 0\.\.134217727 .*got 268435456/.test(e.message));
+  // 1 GiB each: the fourth does not fit in 32-bit Wasm memory (4 GiB)
+  const held: SampleBuffer[] = [];
+  let failure: unknown;
+  try { for (let i = 0; i < 4; i++) held.push(k.allocSamples(2 ** 27 - 1)); } catch (e) { failure = e; }
+  assert.is(held.length, 3);
+  assert.instance(failure, RangeError);
+  assert.match((failure as Error).message, /^allocSamples: cannot allocate 134217727 samples \(1073741816 bytes\): the kernel's memory \(\d+ bytes now\) cannot grow/);
+  // buffers above 2 GiB work (their address is not a negative i32), and the kernel is intact after the failure
+  const top = held[2];
+  assert.ok(top.ptr >= 2 ** 31, `address ${top.ptr}`);
+  const view = new BigUint64Array(k.memory.buffer, top.ptr, 4);
+  view.set([1n, 2n, 3n, 4n]);
+  k.clocksourceCyc2nsBatch(view, view, 3, 1);
+  assert.equal([...view], [1n, 3n, 4n, 6n]);
+  held.forEach((b) => b.free());
+  const again = k.allocSamples(2 ** 27 - 1);
+  assert.is(again.array.length, 2 ** 27 - 1);
+  again.free();
 });
 
 test.run();

@@ -4,15 +4,18 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { writeFileSync, mkdtempSync } from 'node:fs';
+import { writeFileSync, mkdtempSync, readFileSync, readdirSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { report, UsageError } from '../cli/output.js';
+import { ScenarioError } from '../sim/scenario.js';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const tsclab = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', TSCLAB_DEBUG: '' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
+const TRACE = /\n\s+at /;
 
 test('calc clocksource prints the kernel\'s line', () => {
   const r = tsclab('calc', 'clocksource', '--name', 'tsc', '--khz', '2596142');
@@ -97,6 +100,114 @@ test('list names the built-ins; start replays them all', () => {
   assert.is(s.code, 0);
   assert.match(s.out, /seed-000-tsc-adjust-hotplug\n\s+went wrong: .*rcu-stall x8/);
   assert.match(s.out, /fix "modern KVM"\s+cured/);
+});
+
+/** What report() writes and returns for an error, with TSCLAB_DEBUG as given. */
+function reported(e: unknown, debug = false): { code: number; err: string } {
+  const write = process.stderr.write, before = process.env.TSCLAB_DEBUG;
+  let err = '';
+  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+  if (debug) process.env.TSCLAB_DEBUG = '1'; else delete process.env.TSCLAB_DEBUG;
+  try { return { code: report(e), err }; } finally {
+    process.stderr.write = write;
+    if (before === undefined) delete process.env.TSCLAB_DEBUG; else process.env.TSCLAB_DEBUG = before;
+  }
+}
+
+test('report(): every error gets a message and exit 2; bugs are "internal error", the stack only with --debug', () => {
+  assert.equal(reported(new UsageError('--tsc is required')), { code: 2, err: 'error: --tsc is required\n' });
+  assert.equal(reported(new ScenarioError('x.json', ['until: bad'])), { code: 2, err: 'error: x.json: invalid scenario\n  until: bad\n' });
+  assert.equal(reported(new RangeError('pvclockScaleDelta: shift must be an integer in -32..31 (tsc_shift), got 40')).err,
+    'error: pvclockScaleDelta: shift must be an integer in -32..31 (tsc_shift), got 40\n', 'the API\'s argument errors are the user\'s');
+  assert.equal(reported(new Error('tsclab: no built-in scenario "x"')).err, 'error: no built-in scenario "x"\n');
+  // what used to escape as a stack trace: the engine's own errors, a Wasm trap, a kernel abort, anything thrown
+  let notIterable: unknown;
+  try { const st = { done: 5 } as unknown as { done: number[] }; for (const x of st.done) void x; } catch (e) { notIterable = e; }
+  const trap = new WebAssembly.RuntimeError('unreachable');
+  for (const [e, text] of [[notIterable, 'TypeError: st.done is not iterable'], [new RangeError('Division by zero'), 'RangeError: Division by zero'],
+    [trap, 'RuntimeError: unreachable'], [new Error('tsclab kernel abort: ? at ~lib/rt/tlsf.ts:461:29'), 'tsclab kernel abort: ? at ~lib/rt/tlsf.ts:461:29'],
+    ['a string', 'a string'], [new SyntaxError('Unexpected end of JSON input'), 'SyntaxError: Unexpected end of JSON input']] as const) {
+    const r = reported(e);
+    assert.equal(r, { code: 2, err: `internal error: ${text} (please report it; --debug shows where)\n` });
+    const d = reported(e, true);
+    assert.is(d.code, 2);
+    if (e instanceof Error) assert.ok(d.err.startsWith(`internal error: ${text} (please report it)\n${e.stack}`), d.err);
+  }
+  assert.match(reported(new UsageError('x'), true).err, /^error: x\nError: x\n\s+at /, 'known errors show their stack under --debug too');
+});
+
+test('the defects seen by a malformed-input campaign: each is a clear message and exit 2 from the command', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsclab-'));
+  const world = { name: 'x', until: '1s', hosts: [{ name: 'h', tscKhz: 1000 }], vm: { host: 'h', vcpus: 1 } };
+  const cases: [string, string, RegExp][] = [
+    ['period0.json', JSON.stringify({ ...world, observe: { period: '0s' } }), /^error: .*period0\.json: invalid scenario\n {2}observe\.period: must be above 0\n$/],
+    ['dup.json', '{"name": "x", "name": "y", "until": "1s", "hosts": [{"name": "h", "tscKhz": 1000}], "vm": {"host": "h", "vcpus": 1}}',
+      /dup\.json: not valid JSON \(name: the key "name" appears twice in one object \(line 1, column 15\)/],
+    ['uptime.json', JSON.stringify({ ...world, hosts: [{ name: 'h', tscKhz: 1000, uptime: '99999999999999d' }] }), /hosts\[0\]\.uptime: "99999999999999d" is beyond 2\^64-1 ns/],
+    ['until.json', JSON.stringify({ ...world, until: '99999999999999999999999d' }), /until: "99999999999999999999999d" is beyond 2\^64-1 ns/],
+    ['fix.json', JSON.stringify({ ...world, fixes: [{ name: 'f', patch: { vm: { guest: { colour: 'blue' } } } }] }), /fixes\[0\]\.patch\.vm\.guest: Unrecognized key: "colour"/],
+  ];
+  for (const [name, text, re] of cases) {
+    writeFileSync(join(dir, name), text);
+    const r = tsclab('run', join(dir, name));
+    assert.is(r.code, 2, name);
+    assert.match(r.err, re);
+    assert.not.match(r.err, TRACE);
+  }
+  let deep = '{}';
+  for (let i = 0; i < 1000; i++) deep = `{"x": ${deep}}`;
+  writeFileSync(join(dir, 'deep.json'), JSON.stringify({ ...world, fixes: [{ name: 'deep', patch: JSON.parse(deep) }] }));
+  const d = tsclab('run', join(dir, 'deep.json'), '--fix', 'deep');
+  assert.is(d.code, 2);
+  assert.match(d.err, /fixes\[0\]\.patch: Unrecognized key: "x"/, 'not "Maximum call stack size exceeded"');
+});
+
+test('fuzz --out naming a file, and --resume on a corrupt or mismatched campaign.json: exit 2, nothing overwritten', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsclab-'));
+  const file = join(dir, 'file');
+  writeFileSync(file, 'mine');
+  const r = tsclab('fuzz', '--out', file, '--runs', '1', '--workers', '1');
+  assert.is(r.code, 2);
+  assert.is(r.err, `error: --out: ${file} is a file, not a directory\n`);
+  assert.is(readFileSync(file, 'utf8'), 'mine');
+  const out = join(dir, 'campaign');
+  mkdirSync(out);
+  for (const [text, re] of [['{"seed": 1, "done": [0', /campaign\.json: not valid JSON/],
+    ['{"version": 1, "seed": 1, "budget": {"runs": 25}, "gen": {}, "done": 5, "findings": []}', /campaign\.json: not a campaign state of this tsclab: done: .*expected array/]] as const) {
+    writeFileSync(join(out, 'campaign.json'), text);
+    const c = tsclab('fuzz', '--out', out, '--resume', '--workers', '1');
+    assert.is(c.code, 2);
+    assert.match(c.err, re);
+    assert.not.match(c.err, TRACE);
+    assert.is(readFileSync(join(out, 'campaign.json'), 'utf8'), text);
+  }
+  writeFileSync(join(out, 'campaign.json'), '{"version": 1, "seed": 1, "budget": {"runs": 25}, "gen": {"rules": "v4.x", "unstableHosts": false}, "done": [0], "findings": []}');
+  const m = tsclab('fuzz', '--out', out, '--resume', '--rules', 'modern', '--workers', '1');
+  assert.is(m.code, 2);
+  assert.match(m.err, /^error: --rules: the campaign in .* was run with --rules v4\.x, not modern/);
+  assert.equal(readdirSync(out), ['campaign.json']);
+});
+
+test('usage errors of calc and fuzz exit 2 (1 is for anomalies)', () => {
+  for (const args of [['calc', 'pvclock'], ['calc', 'nope'], ['fuzz', '--bogus'], ['calc', 'time-scale', '--khz', 'x'], ['fuzz', '--runs', '0'],
+    ['fuzz', '--actions', 'nope'], ['fuzz', '--rules', 'v9'], ['calc', 'clocksource', '--name', 'x', '--khz', '1', '--hz', '1'], ['calc', 'time-scale', '--khz', '0']]) {
+    const r = tsclab(...args);
+    assert.is(r.code, 2, args.join(' '));
+    assert.not.match(r.err, TRACE);
+    assert.match(r.err, /error/);
+  }
+});
+
+test('only fuzz loads the fuzzer: other commands run where fast-check cannot be loaded', () => {
+  const hook = new URL('./support/deny-fast-check.mjs', import.meta.url).href;
+  const deny = `data:text/javascript,import{register}from"node:module";register(${JSON.stringify(hook)});`;
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', deny, cli, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const ok = run('calc', 'time-scale', '--khz', '2500000');
+  assert.is(ok.status, 0, ok.stderr);
+  assert.is(run('fuzz', '--help').status, 0);
+  const fuzz = run('fuzz', '--runs', '1', '--workers', '1');
+  assert.is(fuzz.status, 2, 'the hook works: fuzz itself needs fast-check');
+  assert.match(fuzz.stderr, /fast-check was loaded/);
 });
 
 test.run();

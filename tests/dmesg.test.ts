@@ -83,4 +83,41 @@ test('a malformed number on a recognised line is reported, not thrown; other lin
   assert.not.throws(() => analyzeDmesg('\u0000garbage\n[abc] clocksource: x: mask: 0xq max_cycles: 0x1, max_idle_ns: 1 ns\n', kernel));
 });
 
+test('a rate or number the kernel\'s types cannot hold is one malformed line; the analysis goes on; MHz parsed exactly', () => {
+  const kvm = '[    0.000000] clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns';
+  const tsc = '[    1.234567] clocksource: tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns';
+  const r = analyzeDmesg([
+    '[    0.000000] tsc: Detected 2596.142 MHz processor',
+    '[    0.000000] tsc: Detected 4294967.296 MHz processor', // 2^32 kHz: the kernel's tsc_khz is a u32
+    kvm,
+    '[    0.100000] clocksource: tsc-early: mask: 0x1ffffffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns',
+    '[    0.200000] clocksource: hpet: mask: 0xffffffff max_cycles: 0xffffffff, max_idle_ns: 99999999999999999999999 ns',
+    tsc,
+    '[    1.300000] tsc: Refined TSC clocksource calibration: 9007199254740993.999 MHz',
+    '[    1.400000] hpet0: 3 comparators, 64-bit 0.000000 MHz counter',
+  ].join('\n'), kernel);
+  const v = r.findings.map((f) => [f.line, f.verdict]);
+  assert.equal(v, [[1, 'note'], [2, 'malformed'], [3, 'match'], [4, 'malformed'], [5, 'malformed'], [6, 'match'], [7, 'malformed'], [8, 'malformed']]);
+  assert.is(r.tscKhz, 2_596_142, 'the rates the kernel could not have printed are left out');
+  assert.match(r.findings[1].text, /4294967\.296 MHz is 4294967296 kHz, outside the kernel's 1\.\.4294967295 kHz \(u32\)/);
+  // exact: the float path gave 9007199254740993000
+  assert.match(r.findings[6].text, /9007199254740993\.999 MHz is 9007199254740993999 kHz/);
+  assert.match(r.findings[3].text, /mask must be in 0\.\.2\^64-1|malformed/);
+  assert.is(r.summary.malformed, 5);
+  // a watchdog block whose figures do not fit a u64: that block is malformed (the API refused it), the next line is read
+  const wd = analyzeDmesg([
+    '[    0.000000] tsc: Detected 2596.142 MHz processor',
+    "[    9.000000] clocksource: timekeeping watchdog on CPU1: Marking clocksource 'tsc' as unstable because the skew is too large:",
+    "[    9.000000] clocksource:                       'hpet' wd_nsec: 5 wd_now: 10 wd_last: 0 mask: ffffffff",
+    "[    9.000000] clocksource:                       'tsc' cs_nsec: 5 cs_now: fffffffffffffffffffff cs_last: 0 mask: fffffffffffffffffffff",
+    kvm,
+  ].join('\n'), kernel);
+  assert.equal(wd.findings.map((f) => [f.line, f.verdict]), [[1, 'note'], [2, 'malformed'], [5, 'match']]);
+  assert.match(wd.findings[1].text, /^clocksourceRegisterKhz: mask must be in 0\.\.2\^64-1 \(u64\)/);
+  // a line longer than any kernel line is not checked (no regex runs over it)
+  const long = analyzeDmesg(`[    0.000000] hpet0: ${'9 '.repeat(1_000_000)}`, kernel);
+  assert.equal(long.findings.map((f) => f.verdict), ['malformed']);
+  assert.match(long.findings[0].text, /a line of 2000022 characters/);
+});
+
 test.run();

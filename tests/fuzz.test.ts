@@ -5,7 +5,7 @@
 // the same whatever the number of workers, survive as files, replay, resume.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -71,7 +71,7 @@ test('the same seed and budget give the same findings with 1 or 2 workers', asyn
   assert.is(key(a), key(b));
 });
 
-test('findings are written as scenario files that replay to the same violation; --resume skips done shards', async () => {
+test('findings are written as scenario files that replay to the same violation', async () => {
   const out = mkdtempSync(join(tmpdir(), 'tsclab-fuzz-'));
   const gen = { rules: '2.6.37-3.3' as const, commits: { c285545f813d: false }, unstableHosts: true };
   const first = await runCampaign({ seed: 3, runs: 50, workers: 2, out, gen });
@@ -85,12 +85,66 @@ test('findings are written as scenario files that replay to the same violation; 
   }
   const state = JSON.parse(readFileSync(join(out, 'campaign.json'), 'utf8'));
   assert.equal(state.done, [0, 1]);
-  const more = await runCampaign({ seed: 3, runs: 100, workers: 2, out, resume: true, gen });
-  assert.equal(more.shards.map((s) => s.shard), [2, 3], 'only the shards not done yet');
-  await assert.not.throws(async () => undefined);
-  let wrongSeed = false;
-  try { await runCampaign({ seed: 4, runs: 100, workers: 1, out, resume: true, gen }); } catch { wrongSeed = true; }
-  assert.ok(wrongSeed, 'resuming with another seed is refused');
+  assert.equal(state.budget, { runs: 50 });
+  assert.is(state.findings.length, first.findings.length);
+});
+
+test('--resume: an interrupted campaign runs the shards not done yet and reports every finding of the campaign, old and new', async () => {
+  const gen = { rules: '2.6.37-3.3' as const, unstableHosts: true };
+  const whole = await runCampaign({ seed: 3, runs: 150, workers: 2, gen });
+  assert.ok(whole.findings.length >= 3, 'the budget finds several things');
+  const out = mkdtempSync(join(tmpdir(), 'tsclab-fuzz-'));
+  const stop = new AbortController();
+  const part = await runCampaign({ seed: 3, runs: 150, workers: 2, out, gen, signal: stop.signal, onShard: (_, done) => { if (done >= 2) stop.abort(); } });
+  assert.ok(part.shards.length < 6, 'interrupted');
+  const rest = await runCampaign({ seed: 3, workers: 2, out, resume: true, gen }); // the budget is the campaign's own
+  assert.equal([...part.shards, ...rest.shards].map((s) => s.shard).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], 'each shard once');
+  assert.is(rest.resumed, part.shards.length);
+  const key = (f: { shard: number; invariant: string; seed: number; path: string }) => `${f.shard}:${f.invariant}:${f.seed}:${f.path}`;
+  assert.equal(rest.findings.map(key), whole.findings.map(key), 'the resumed run reports the whole campaign\'s findings');
+  assert.ok(rest.findings.every((f) => f.file && readdirSync(out).includes(f.file.slice(out.length + 1))), 'each finding\'s file is there');
+});
+
+test('--resume refuses other options, naming the option; a corrupt campaign.json is a clear error and is left as it is', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'tsclab-fuzz-'));
+  const gen = { rules: '2.6.37-3.3' as const, unstableHosts: true };
+  await runCampaign({ seed: 3, runs: 25, workers: 1, out, gen });
+  const file = join(out, 'campaign.json');
+  const saved = readFileSync(file, 'utf8');
+  const refused = async (o: Partial<Parameters<typeof runCampaign>[0]>, re: RegExp) => {
+    try { await runCampaign({ seed: 3, workers: 1, out, resume: true, gen, ...o }); } catch (e) {
+      assert.match((e as Error).message, re);
+      assert.is(readFileSync(file, 'utf8'), saved, 'campaign.json untouched');
+      return;
+    }
+    assert.unreachable(`resumed with ${JSON.stringify(o)}`);
+  };
+  await refused({ seed: 4 }, /^tsclab: --seed: the campaign in .* was run with --seed 3, not 4/);
+  await refused({ runs: 100 }, /^tsclab: --runs: .* was run with --runs 25, not 100/);
+  await refused({ seconds: 5 }, /^tsclab: --seconds: .* has a run budget \(--runs 25\)/);
+  await refused({ gen: { rules: '6.7+', unstableHosts: false } }, /^tsclab: --rules: .* was run with --rules 2\.6\.37-3\.3, not 6\.7\+/);
+  await refused({ gen: { ...gen, actions: ['churn'] } }, /^tsclab: --actions: .* was run with --actions \(not given\), not churn/);
+  await refused({ gen: { ...gen, hostSuspend: false } }, /^tsclab: --no-suspend:/);
+  await refused({ resume: false }, /^tsclab: --out: .* already holds a campaign \(campaign\.json\): continue it with --resume/);
+  for (const [text, re] of [['{"seed": 3, "done": 5', /campaign\.json: not valid JSON/], [saved.replace(/"done":\[0\]/, '"done":5'), /campaign\.json: not a campaign state of this tsclab: done: .*expected array/],
+    [saved.replace('"version":1', '"version":1,"version":1'), /the key "version" appears twice/], ['{"seed": 3, "gen": {}, "done": [0]}', /campaign\.json: not a campaign state .*version/]] as const) {
+    writeFileSync(file, text);
+    try { await runCampaign({ seed: 3, runs: 25, workers: 1, out, resume: true, gen }); assert.unreachable(text); } catch (e) {
+      assert.match((e as Error).message, re);
+      assert.match((e as Error).message, /^tsclab: /, 'reported as bad input');
+    }
+    assert.is(readFileSync(file, 'utf8'), text, 'left as it is');
+  }
+});
+
+test('--out naming a file, or a place that cannot be made, is a clear error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsclab-fuzz-'));
+  const file = join(dir, 'f');
+  writeFileSync(file, 'x');
+  for (const [out, re] of [[file, /^tsclab: --out: .* is a file, not a directory$/], [join(file, 'sub'), /^tsclab: --out: cannot create/]] as const) {
+    try { await runCampaign({ seed: 1, runs: 1, workers: 1, out, gen: {} }); assert.unreachable(out); } catch (e) { assert.match((e as Error).message, re); }
+  }
+  assert.is(readFileSync(file, 'utf8'), 'x');
 });
 
 test('a preemption and a stop back to back are one stall: the RCU report after 21 s is justified; 1 s apart it is not', () => {

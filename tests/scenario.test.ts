@@ -2,8 +2,13 @@
 // naming the path and what was expected; nothing runs on a half-valid file.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { parseScenario, ScenarioError, mergePatch } from '../sim/scenario.js';
-import { builtinNames, loadBuiltin } from '../sim/scenarios.js';
+import { parseScenario, parseScenarioFix, ScenarioError, mergePatch, MAX_READS, MAX_SCHEDULED, MAX_EVENTS } from '../sim/scenario.js';
+import { builtinNames, builtinRaw, loadBuiltin } from '../sim/scenarios.js';
+import { loadScenarioArg } from '../cli/scenario-arg.js';
+import { findDuplicateKey } from '../sim/strict-json.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const ok = {
   name: 't', until: '1s',
@@ -81,9 +86,115 @@ test('every JSON example in docs/scenario-format.md is valid', async () => {
   for (const text of blocks.slice(1)) {
     const value = JSON.parse(text.trim().startsWith('"fixes"') ? `{${text}}` : text);
     if ('fixes' in value) { parseScenario({ ...world, fixes: value.fixes }); continue; }
-    const until = '6000000s';
-    parseScenario({ ...world, until, hosts: [...world.hosts, b], events: [value] }, `docs example ${value.do}`);
+    // the hot-add example is at 5180237.5709105s: a run that long reads once a second (the read budget, MAX_READS)
+    const until = '6000000s', observe = { period: '1s' };
+    parseScenario({ ...world, until, observe, hosts: [...world.hosts, b], events: [value] }, `docs example ${value.do}`);
   }
+});
+
+test('durations: beyond u64 ns, or beyond the limit of their role, are refused naming the field and the limit', () => {
+  assert.equal(problems({ ...ok, until: '99999999999999999999999d' }), ['until: "99999999999999999999999d" is beyond 2^64-1 ns (about 584 years), the u64 every time is held in']);
+  assert.equal(problems({ ...ok, until: '18446744073709551616ns' }).length, 1, '2^64 ns');
+  assert.equal(problems({ ...ok, until: '1001d', observe: { period: '1h' } }), ['until: 1001d is above the limit of 1000d (MAX_UNTIL)']);
+  assert.is(parseScenario({ ...ok, until: '1000d', observe: { period: '1h' } }).until, 1000n * 86_400_000_000_000n, 'the limit itself is valid');
+  assert.equal(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2_000_000, pcpus: 4, uptime: '36501d' }] }), ['hosts[0].uptime: 36501d is above the limit of 36500d (MAX_UPTIME)']);
+  assert.equal(problems({ ...ok, events: [{ at: '1ms', do: 'preempt', vcpu: 0, duration: '1001d' }] }),
+    ['events[0].duration: 1001d is above the limit of 1000d (MAX_UNTIL: no time in a run is past the longest run)']);
+  assert.ok(problems({ ...ok, until: 'x'.repeat(100000) })[0].startsWith('until: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..." is not a duration'));
+});
+
+test('host uptime x kHz: the host TSC stays below 2^62 to the end of the run; a skew cannot start a TSC below 0', () => {
+  // 99999999999999d is beyond u64 ns: it wrapped the host TSC before
+  assert.ok(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2_000_000, uptime: '99999999999999d' }] })[0].startsWith('hosts[0].uptime: "99999999999999d" is beyond 2^64-1 ns'));
+  // 100 years at 537 GHz: within u64 ns, but the TSC would pass 2^64
+  const p = problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2 ** 29 - 1, uptime: '36500d' }] });
+  assert.equal(p, [`hosts[0].uptime: the host's TSC would reach ${((36_500n * 86_400_000_000_000n + 1_000_000_000n) * (2n ** 29n - 1n)) / 1_000_000n} cycles by the end of the run ` +
+    '((uptime + until) x tscKhz), above the limit of 2^62 = 4611686018427387904 (MAX_HOST_TSC): lower uptime, until or tscKhz']);
+  // a rate whose 1000 x kHz wraps the kernel's u32 to 0 (the guest's clocksource registration would divide by zero)
+  assert.ok(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 2 ** 31 }] })[0].startsWith('hosts[0].tscKhz: at most 536870911 kHz (MAX_TSC_KHZ'));
+  assert.ok(problems({ ...ok, vm: { ...ok.vm, tscKhz: 2 ** 29 } })[0].startsWith('vm.tscKhz: at most 536870911 kHz'));
+  // a 1 kHz guest TSC calibrated through a scaling ratio came out at 0 kHz: the run ended in an API error
+  assert.ok(problems({ ...ok, vm: { ...ok.vm, tscKhz: 1 } })[0].startsWith('vm.tscKhz: at least 1000 kHz (MIN_TSC_KHZ'));
+  // exactly at the limit is fine: (uptime + until) x 4 GHz = 2^62 cycles
+  const ns = (1n << 60n) - 1_000_000_000n;
+  parseScenario({ ...ok, hosts: [{ name: 'h', tscKhz: 4_000_000, pcpus: 4, uptime: `${ns}ns` }] });
+  assert.ok(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 4_000_000, pcpus: 4, uptime: `${ns + 1n}ns` }] })[0].includes('MAX_HOST_TSC'));
+  assert.equal(problems({ ...ok, hosts: [{ name: 'h', tscKhz: 1_000_000, pcpus: 4, uptime: '1s', skew: ['0', '-1000000001'] }] }),
+    ['hosts[0].skew[1]: pCPU 1\'s TSC would start at -1 (uptime x tscKhz - 1000000001): a TSC is never below 0']);
+  const rewind = (cycles: string) => problems({ ...ok, until: '10s', hosts: [{ name: 'h', tscKhz: 1_000_000, pcpus: 4, uptime: '1s' }],
+    events: [{ at: '1s', do: 'host-suspend', host: 'h', duration: '1s', tsc: 'rewind', rewind: cycles }] });
+  assert.equal(rewind('2000000000'), []);
+  assert.equal(rewind('2000000001'), ['events[0].rewind: 2000000001 cycles is more than h\'s TSC then (2000000000): the TSC would wrap below 0']);
+});
+
+test('observe.period 0 is refused (it was a division by zero); the read budget names its limit', () => {
+  assert.equal(problems({ ...ok, observe: { period: '0s' } }), ['observe.period: must be above 0']);
+  const raw = builtinRaw('seed-000-tsc-adjust-hotplug').raw as Record<string, unknown>;
+  const { observe: _, ...noObserve } = raw; // reads every 10 ms from 0 for 60 days: minutes of Wasm
+  assert.equal(problems(noObserve), [`observe.period: the run would make ${(518_070_000n + 1n) * 3n} clock reads (((until - observe.from) / observe.period + 1) x 3 vCPUs), ` +
+    `above the limit of ${MAX_READS} (MAX_READS): raise observe.period or observe.from`]);
+  // a smaller budget per call (the malformed-input test runs mutated scenarios with one)
+  assert.throws(() => parseScenario(raw, 'x', { maxReads: 100_000n }), /above the limit of 100000 \(MAX_READS\)/);
+  parseScenario(raw, 'x', { maxReads: 141_003n });
+});
+
+test('events: at most MAX_EVENTS; a churn\'s cycles and the periodic syncs count against MAX_SCHEDULED; run at least 1us', () => {
+  const many = Array.from({ length: MAX_EVENTS + 1 }, () => ({ at: '1ms', do: 'stop' }));
+  assert.equal(problems({ ...ok, events: many }), [`events: at most ${MAX_EVENTS} events (MAX_EVENTS)`]);
+  assert.equal(problems({ ...ok, events: [{ at: '0s', do: 'churn', run: '1ns', wait: '0s', until: '1s' }] }), ['events[0].run: must be at least 1us (MIN_CHURN_RUN)']);
+  const churn = (run: string, n = 2) => ({ ...ok, until: '1000s', observe: { period: '1s' }, events: [{ at: '0s', do: 'churn', run, wait: '0s', until: '1000s' }], vm: { ...ok.vm, vcpus: n } });
+  parseScenario(churn('10ms')); // 2 x 100000 x 2 = 400000 entries, +3 syncs
+  assert.equal(problems(churn('1ms')), [`events[0]: the run would schedule ${4_000_001n + 3n} timeline entries (1 events, 4000000 churn steps of which events[0] makes 4000000, ` +
+    `3 periodic kvmclock syncs), above the limit of ${MAX_SCHEDULED} (MAX_SCHEDULED): a longer churn run/wait, a shorter churn or run`]);
+  // a 1000-day run without churn: 288000 periodic syncs, within the limit
+  parseScenario({ ...ok, until: '1000d', observe: { period: '1h' } });
+});
+
+test('every fix is checked when the file is read, with the path inside its patch', () => {
+  const withFix = (patch: unknown) => ({ ...ok, fixes: [{ name: 'good', patch: { vm: { guest: { hz: 250 } } } }, { name: 'bad', patch }] });
+  assert.equal(problems(withFix({ vm: { guest: { colour: 'blue' } } })), ['fixes[1].patch.vm.guest: Unrecognized key: "colour"']);
+  assert.equal(problems(withFix({ observe: { period: '0s' } })), ['fixes[1].patch.observe.period: must be above 0']);
+  // a problem the patch causes elsewhere is named in the patched scenario
+  assert.equal(problems({ ...withFix({ vm: { vcpus: 1 } }), events: [{ at: '1ms', do: 'preempt', vcpu: 1, duration: '1s' }] }),
+    ['fixes[1] ("bad"), once its patch is applied: events[0].vcpu: 1 is not a vCPU of vm0 (it has 1)']);
+  assert.equal(problems({ ...ok, fixes: [{ name: 'a', patch: {} }, { name: 'a', patch: {} }] }), ['fixes[1].name: two fixes are named "a"']);
+  // nothing runs: even the good fix is refused while another is bad
+  assert.throws(() => parseScenarioFix(withFix({ vm: { guest: { colour: 'blue' } } }), 'good'), /fixes\[1\]\.patch\.vm\.guest/);
+  assert.is(parseScenarioFix(withFix({ vm: { guest: { hz: 100 } } }), 'bad').vm.guest.hz, 100);
+});
+
+test('merge patch at any depth: a patch nested 100000 deep is merged (no stack overflow), and refused as an unknown field', () => {
+  let deep: Record<string, unknown> = {};
+  const root = deep;
+  for (let i = 0; i < 100_000; i++) { deep.x = {}; deep = deep.x as Record<string, unknown>; }
+  deep.y = 1;
+  const merged = mergePatch({ a: 1 }, { a: null, ...root }) as Record<string, unknown>;
+  assert.equal(Object.keys(merged), ['x']);
+  assert.equal(problems({ ...ok, fixes: [{ name: 'deep', patch: { vm: root } }] }), ['fixes[0].patch.vm: Unrecognized key: "x"']);
+  // a key with a newline or a direction mark is escaped: one problem is one line, as it reads
+  assert.equal(problems({ ...ok, vm: { ...ok.vm, 'maxPageShar\ng\u202e': 1 } }), ['vm: Unrecognized key: "maxPageShar\\u000ag\\u202e"']);
+  assert.equal(problems({ ...ok, fixes: [{ name: 'n\n', patch: { vm: { vcpus: 0 } } }] })[0].split('\n').length, 1);
+  // "__proto__" from JSON is a key like any other: an unknown field, not a prototype
+  const proto = JSON.parse('{"vm": {"__proto__": {"vcpus": 9}}}');
+  assert.equal(problems({ ...ok, fixes: [{ name: 'p', patch: proto }] }), ['fixes[0].patch.vm: Unrecognized key: "__proto__"']);
+});
+
+test('JSON files: a key given twice is refused, naming the path, line and column (YAML refuses it too)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsclab-'));
+  const f = join(dir, 'dup.json');
+  writeFileSync(f, '{\n  "name": "a",\n  "until": "1s",\n  "hosts": [{ "name": "h", "tscKhz": 1000, "tscKhz": 2000 }],\n  "vm": { "host": "h", "vcpus": 1 }\n}\n');
+  assert.throws(() => loadScenarioArg(f), (e: Error) => e.message === `${f}: not valid JSON (hosts[0].tscKhz: the key "tscKhz" appears twice in one object (line 4, column 44); JSON.parse would keep the last silently)`);
+  writeFileSync(f, '\ufeff{"name": "a", "until": "1s", "hosts": [{ "name": "h", "tscKhz": 1000 }], "vm": { "host": "h", "vcpus": 1 }, "fixes": [{"name": "x", "patch": {"vm": {"vcpus": 1, "\\u0076cpus": 2}}}]}');
+  assert.throws(() => loadScenarioArg(f), /fixes\[0\]\.patch\.vm\.vcpus: the key "vcpus" appears twice/, 'escapes decode to the same key; a BOM is skipped');
+  const y = join(dir, 'dup.yaml');
+  writeFileSync(y, 'name: a\nname: b\nuntil: 1s\n');
+  assert.throws(() => loadScenarioArg(y), /not valid YAML \(Map keys must be unique/);
+  writeFileSync(y, `name: ${'['.repeat(3000)}${']'.repeat(3000)}\n`);
+  assert.throws(() => loadScenarioArg(y), /not valid YAML \(nested too deeply/);
+  assert.is(findDuplicateKey('{"a":[{"b":1},{"b":2}],"c":{"b":{"b":1}}}'), null, 'the same key in different objects is fine');
+  assert.throws(() => loadScenarioArg(dir), /is a directory, not a scenario file/);
+  writeFileSync(y, `name: a\ndescription: ${'x'.repeat(4 << 20)}\n`); // YAML parses at ~1 MiB/s: a bigger file is refused unread
+  assert.throws(() => loadScenarioArg(y), /dup\.yaml: 4194326 bytes, above the limit of 4194304 for a scenario file/);
 });
 
 test.run();

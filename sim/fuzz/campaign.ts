@@ -2,21 +2,27 @@
 // over worker threads that share one compiled WebAssembly.Module. A failure
 // is shrunk by fast-check and written (write, then rename) as a scenario file
 // that `tsclab run` replays. The findings of a given seed and run budget are
-// the same whatever the number of workers; a state file lets --resume skip
-// the shards already done, and findings written survive a kill.
+// the same whatever the number of workers; a state file (campaign.json: the
+// options, the shards done, every finding) lets --resume skip the shards
+// already done with the same options, and findings written survive a kill.
 import fc from 'fast-check';
+import { z } from 'zod';
 import { Worker } from 'node:worker_threads';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { Kernel } from '../../bindings/index.js';
 import { scalarKernelModule, simdKernelModule } from '../../bindings/index.js';
-import { parseScenario, ScenarioError } from '../scenario.js';
+import { parseScenario, RULE_SETS, ScenarioError } from '../scenario.js';
+import { parseJsonStrict } from '../strict-json.js';
+import { COMMITS, type Commit } from '../kvm/eras.js';
 import { Machine } from '../machine.js';
 import { scenarioArbitrary, type FuzzOptions } from './arbitraries.js';
 import { checkInvariants, type Violation } from './invariants.js';
 
 export const RUNS_PER_SHARD = 25;
 export const SHARD_TIME_LIMIT_MS = 15_000;
+/** The run budget when neither runs nor seconds is given (and no campaign is resumed). */
+export const DEFAULT_RUNS = 500;
 
 export interface ShardResult {
   shard: number;
@@ -74,27 +80,115 @@ export interface CampaignOptions {
   seed: number;
   /** Run budget (deterministic) ... */
   runs?: number;
-  /** ... or a time budget. */
+  /** ... or a time budget (per invocation). Neither: a resumed campaign's own budget, else DEFAULT_RUNS. */
   seconds?: number;
   workers: number;
   out?: string;
   resume?: boolean;
   gen: FuzzOptions;
+  /** Stops handing out shards (those under way finish and are recorded): an interrupted campaign, to --resume. */
+  signal?: AbortSignal;
+  /** Before the first shard: how many shards the budget has (null: a time budget) and how many were done before. */
+  onStart?: (total: number | null, doneBefore: number) => void;
   onShard?: (r: ShardResult, done: number, total: number | null) => void;
 }
 
+export interface Finding { shard: number; file?: string; invariant: string; detail: string; seed: number; path: string }
+
 export interface CampaignResult {
+  /** The shards run by this call. */
   shards: ShardResult[];
-  findings: { file?: string; invariant: string; detail: string; seed: number; path: string }[];
+  /** Every finding of the campaign, by shard: with --resume, those of the earlier runs too. */
+  findings: Finding[];
+  /** Shards done before this call (--resume). */
+  resumed: number;
   runs: number;
   events: number;
   wallMs: number;
 }
 
+/** An error about the campaign's files or options (reported as bad input, exit 2). */
+const campaignError = (message: string) => new Error(`tsclab: ${message}`);
+
 function atomicWrite(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, file);
+  } catch (e) {
+    try { rmSync(tmp, { force: true }); } catch { /* nothing was written */ }
+    throw campaignError(`cannot write ${file}: ${(e as Error).message}`);
+  }
+}
+
+const count = z.number().int().min(0);
+const GenSchema = z.strictObject({
+  rules: z.enum(RULE_SETS).optional(),
+  procedures: z.array(z.enum(['legacy', 'precise', 'precise-scaled'])).optional(),
+  unstableHosts: z.boolean().optional(),
+  hostSuspend: z.boolean().optional(),
+  actions: z.array(z.string()).optional(),
+  startAfter: count.optional(),
+  commits: z.partialRecord(z.enum(Object.keys(COMMITS) as [Commit, ...Commit[]]), z.boolean()).optional(),
+  vmWideTscKhz: z.boolean().optional(),
+});
+/** campaign.json: the options that make the campaign (seed, budget, generator), the shards done, every finding. */
+const StateSchema = z.strictObject({
+  version: z.literal(1),
+  seed: z.number().int(),
+  budget: z.union([z.strictObject({ runs: z.number().int().min(1) }), z.strictObject({ seconds: z.number().int().min(1) })]),
+  gen: GenSchema,
+  done: z.array(count),
+  findings: z.array(z.strictObject({ shard: count, file: z.string().optional(), invariant: z.string(), detail: z.string(), seed: z.number().int(), path: z.string() })),
+});
+export type CampaignState = z.output<typeof StateSchema>;
+
+/** The campaign state in `out`, checked (null when there is none); an unusable file is an error naming it and the field. */
+export function readCampaignState(out: string): CampaignState | null {
+  const file = join(out, 'campaign.json');
+  if (!existsSync(file)) return null;
+  let raw: unknown;
+  try {
+    raw = parseJsonStrict(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw campaignError(`${file}: not valid JSON (${(e as Error).message}); it was left as it is`);
+  }
+  const r = StateSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw campaignError(`${file}: not a campaign state of this tsclab: ${i.path.map(String).join('.') || '(top level)'}: ${i.message}` +
+      `${r.error.issues.length > 1 ? ` (and ${r.error.issues.length - 1} more)` : ''}; it was left as it is (resume elsewhere with another --out)`);
+  }
+  const done = new Set(r.data.done);
+  const lost = r.data.findings.find((f) => !done.has(f.shard));
+  if (lost) throw campaignError(`${file}: findings: shard ${lost.shard} has a finding but is not in done; it was left as it is`);
+  return r.data;
+}
+
+/** The command-line option each generator setting comes from (for messages). */
+const FLAG: Record<keyof FuzzOptions, string> = {
+  rules: '--rules', procedures: '--procedure', unstableHosts: '--rules', hostSuspend: '--no-suspend', actions: '--actions', startAfter: '--start-after',
+  commits: 'commits', vmWideTscKhz: '--vm-wide-tsc-khz',
+};
+const shown = (v: unknown) => (v === undefined ? '(not given)' : Array.isArray(v) ? v.join(' ') : String(v));
+
+/** The budget a resumed campaign runs with: its own, unless the options name another (refused). */
+function checkResume(st: CampaignState, o: CampaignOptions): { runs?: number; seconds?: number } {
+  const where = `the campaign in ${o.out}`;
+  const refuse = (flag: string, was: unknown, now: unknown) =>
+    campaignError(`${flag}: ${where} was run with ${flag} ${shown(was)}, not ${shown(now)}; resume it with the same options, or start a new one with another --out`);
+  if (st.seed !== o.seed) throw refuse('--seed', st.seed, o.seed);
+  for (const key of Object.keys(FLAG) as (keyof FuzzOptions)[]) {
+    const was = st.gen[key], now = o.gen[key];
+    if (JSON.stringify(was) !== JSON.stringify(now)) throw refuse(FLAG[key], was, now);
+  }
+  if ('runs' in st.budget) {
+    if (o.seconds !== undefined) throw campaignError(`--seconds: ${where} has a run budget (--runs ${st.budget.runs}); resume it with --runs ${st.budget.runs} or without a budget`);
+    if (o.runs !== undefined && o.runs !== st.budget.runs) throw refuse('--runs', st.budget.runs, o.runs);
+    return { runs: st.budget.runs };
+  }
+  if (o.runs !== undefined) throw campaignError(`--runs: ${where} has a time budget (--seconds); resume it with --seconds`);
+  return { seconds: o.seconds ?? st.budget.seconds };
 }
 
 /** The finding as a scenario file: the shrunk scenario, named and described so a reader can replay it. */
@@ -109,33 +203,61 @@ export function findingFile(r: ShardResult): Record<string, unknown> {
   };
 }
 
+/** Where findings and the state go: a directory, made if missing; a file there is an error. */
+function prepareOut(out: string): void {
+  let isDir: boolean | null = null;
+  try { isDir = statSync(out).isDirectory(); } catch { /* missing: made below */ }
+  if (isDir === false) throw campaignError(`--out: ${out} is a file, not a directory`);
+  if (isDir === null) {
+    try { mkdirSync(out, { recursive: true }); } catch (e) { throw campaignError(`--out: cannot create ${out}: ${(e as Error).message}`); }
+  }
+}
+
 export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const started = Date.now();
-  const total = o.runs !== undefined ? Math.ceil(o.runs / RUNS_PER_SHARD) : null;
   const stateFile = o.out ? join(o.out, 'campaign.json') : null;
   const done = new Set<number>();
-  if (o.out) mkdirSync(o.out, { recursive: true });
-  if (o.resume && stateFile && existsSync(stateFile)) {
-    const st = JSON.parse(readFileSync(stateFile, 'utf8'));
-    if (st.seed !== o.seed) throw new Error(`tsclab: --resume: the campaign in ${o.out} has seed ${st.seed}, not ${o.seed}`);
-    for (const s of st.done) done.add(s);
+  const findings = new Map<number, Finding>();
+  let budget: { runs?: number; seconds?: number } = o.runs === undefined && o.seconds === undefined ? { runs: DEFAULT_RUNS } : { runs: o.runs, seconds: o.seconds };
+  if (o.out) {
+    prepareOut(o.out);
+    // every check before anything is written: a refused resume leaves the directory as it was
+    const st = readCampaignState(o.out);
+    if (st && !o.resume) throw campaignError(`--out: ${o.out} already holds a campaign (campaign.json): continue it with --resume, or use another --out`);
+    if (st) {
+      budget = checkResume(st, o);
+      for (const s of st.done) done.add(s);
+      for (const f of st.findings) findings.set(f.shard, f);
+    }
   }
+  const resumed = done.size;
+  const total = budget.runs !== undefined ? Math.ceil(budget.runs / RUNS_PER_SHARD) : null;
   const shards: ShardResult[] = [];
   let next = 0;
-  const deadline = o.seconds !== undefined ? started + o.seconds * 1000 : Infinity;
+  const deadline = budget.seconds !== undefined ? started + budget.seconds * 1000 : Infinity;
   const nextShard = (): number | null => {
     while (done.has(next)) next++;
     if (total !== null && next >= total) return null;
-    if (Date.now() >= deadline) return null;
+    if (Date.now() >= deadline || o.signal?.aborted) return null;
     return next++;
   };
+  const state = (): CampaignState => ({
+    version: 1, seed: o.seed, budget: budget.runs !== undefined ? { runs: budget.runs } : { seconds: budget.seconds! }, gen: o.gen,
+    done: [...done].sort((a, b) => a - b), findings: [...findings.values()].sort((a, b) => a.shard - b.shard),
+  });
   const record = (r: ShardResult) => {
     shards.push(r);
     done.add(r.shard);
-    if (o.out && r.failure) atomicWrite(join(o.out, `${findingFile(r).name}.json`), `${JSON.stringify(findingFile(r), null, 2)}\n`);
-    if (stateFile) atomicWrite(stateFile, `${JSON.stringify({ seed: o.seed, gen: o.gen, done: [...done].sort((a, b) => a - b) })}\n`);
+    if (r.failure) {
+      const name = `${findingFile(r).name}.json`;
+      if (o.out) atomicWrite(join(o.out, name), `${JSON.stringify(findingFile(r), null, 2)}\n`);
+      findings.set(r.shard, { shard: r.shard, ...(o.out ? { file: name } : {}), invariant: r.failure.violations[0]?.invariant ?? 'failure',
+        detail: r.failure.violations[0]?.detail ?? '', seed: r.seed, path: r.failure.path });
+    }
+    if (stateFile) atomicWrite(stateFile, `${JSON.stringify(state())}\n`);
     o.onShard?.(r, done.size, total);
   };
+  o.onStart?.(total, resumed);
   const workers = spawnWorkers(o.workers);
   try {
     await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
@@ -152,11 +274,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     await Promise.all(workers.map((w) => w.terminate()));
   }
   shards.sort((a, b) => a.shard - b.shard);
-  const findings = shards.filter((r) => r.failure).map((r) => ({
-    ...(o.out ? { file: join(o.out, `${findingFile(r).name}.json`) } : {}),
-    invariant: r.failure!.violations[0]?.invariant ?? 'failure', detail: r.failure!.violations[0]?.detail ?? '', seed: r.seed, path: r.failure!.path,
-  }));
-  return { shards, findings, runs: shards.reduce((a, r) => a + r.runs, 0), events: shards.reduce((a, r) => a + r.events, 0), wallMs: Date.now() - started };
+  const all = [...findings.values()].sort((a, b) => a.shard - b.shard)
+    .map((f) => (f.file !== undefined && o.out ? { ...f, file: join(o.out, basename(f.file)) } : f));
+  return { shards, findings: all, resumed, runs: shards.reduce((a, r) => a + r.runs, 0), events: shards.reduce((a, r) => a + r.events, 0), wallMs: Date.now() - started };
 }
 
 export interface KernelFuzzResult {
