@@ -175,4 +175,16 @@ test('the embedded kernel bytes are the built .wasm files', async () => {
   assert.is(Buffer.from(t.simdKernelBytes()).toString('base64'), readFileSync(join(root, 'build/tsclab.simd.wasm')).toString('base64'));
 });
 
+test('npm run bench leaves the checkout clean: its results file is git-ignored, the committed one written only with --save', () => {
+  // (running the benchmark here would add ~25 s to npm test; this checks where bench/run.ts writes)
+  const ignored = (f: string) => spawnSync('git', ['check-ignore', '-q', f], { cwd: root }).status === 0;
+  assert.ok(ignored('bench/results/last-run.json'));
+  assert.not.ok(ignored('bench/results/latest.json'));
+  const src = readFileSync(join(root, 'bench/run.ts'), 'utf8');
+  const writes = [...src.matchAll(/\b(writeFileSync|renameSync)\(/g)].length;
+  assert.is(writes, 2, 'one write (to a .tmp) and one rename, in the loop over the chosen files');
+  assert.match(src, /for \(const file of save \? \['last-run\.json', 'latest\.json'\] : \['last-run\.json'\]\)/);
+  assert.match(src, /const save = process\.argv\.includes\('--save'\)/);
+});
+
 test.run();
