@@ -70,11 +70,15 @@ const installStart = Date.now();
 const install = sh('npm', ['ci', '--offline', '--no-audit', '--no-fund'], project, 300_000);
 const installMs = Date.now() - installStart;
 const installed = install.status === 0;
+// uvu imports every test file before it runs the suites: time this file's set-up, then its tests from the first one
+const setupMs = Date.now() - started;
+let testsStarted = 0;
 const npx = (...args: string[]) => sh('npx', ['--no', '--', 'tsclab', ...args], project);
 const nodeIn = (cwd: string, code: string, type: 'module' | 'commonjs' = 'module') =>
   sh(process.execPath, [`--input-type=${type}`, '-e', code], cwd);
 
 test('npm ci of the tarball into a fresh project works offline', () => {
+  testsStarted = Date.now();
   ok(install, 'npm ci --offline');
   assert.ok(existsSync(join(project, 'node_modules/tsclab/dist/bindings/index.js')));
   assert.ok(existsSync(join(project, 'node_modules/.bin/tsclab')));
@@ -329,9 +333,9 @@ function chromiumDump(url: string): Promise<string> {
 });
 
 test('the install test stays within its budget', () => {
-  const s = (Date.now() - started) / 1000;
-  console.log(`  install test: ${s.toFixed(1)} s`);
-  assert.ok(s < 120, `took ${s.toFixed(1)} s`);
+  const s = (setupMs + Date.now() - testsStarted) / 1000;
+  console.log(`  install test: ${s.toFixed(1)} s (pack and install ${(setupMs / 1000).toFixed(1)} s)`);
+  assert.ok(s < 60, `took ${s.toFixed(1)} s (measured ~15 s on 2 cores; the budget is 60 s)`);
 });
 
 test.run();
