@@ -144,12 +144,19 @@ test('usage errors exit 2 in every command, with commander\'s message and no sta
   }
 });
 
-test('--debug is a global option, before or after the command', () => {
-  for (const args of [['--debug', 'list'], ['list', '--debug']]) {
-    const r = tsclab(...args);
-    assert.is(r.code, 0, `${args.join(' ')}: ${r.err}`);
-    assert.match(r.out, /^seed-000-tsc-adjust-hotplug /);
-  }
+test('--debug is a global option, before or after the command, and reaches the error reporting as TSCLAB_DEBUG=1', () => {
+  // what cli/output.ts reads: the environment as the command leaves it
+  const probe = join(hooks, 'debug-probe.mjs');
+  writeFileSync(probe, "process.on('exit', () => process.stderr.write(`TSCLAB_DEBUG=${process.env.TSCLAB_DEBUG ?? ''}\\n`));\n");
+  const debugOf = (...args: string[]) => {
+    const r = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, cli, ...args], { encoding: 'utf8', env: { ...env, TSCLAB_DEBUG: '' } });
+    assert.is(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stdout, /^seed-000-tsc-adjust-hotplug /);
+    return /TSCLAB_DEBUG=(.*)/.exec(r.stderr)?.[1];
+  };
+  assert.is(debugOf('--debug', 'list'), '1');
+  assert.is(debugOf('list', '--debug'), '1');
+  assert.is(debugOf('list'), '');
 });
 
 test('the command loads each command\'s modules in its action: --version and calc load no YAML, report or dmesg code', () => {
