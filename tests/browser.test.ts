@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { build, type Metafile } from 'esbuild';
-import { mkdtempSync, mkdirSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,5 +87,7 @@ test('tsclab/sim bundles for the browser (zod its only dependency) and replays a
   assert.is(result.summary, 'time-stall x4');
   assert.is(result.anomalies, JSON.stringify(r.anomalies, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
 });
+
+test.after(() => rmSync(app, { recursive: true, force: true }));
 
 test.run();

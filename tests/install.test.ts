@@ -14,7 +14,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -337,5 +337,7 @@ test('the install test stays within its budget', () => {
   console.log(`  install test: ${s.toFixed(1)} s (pack and install ${(setupMs / 1000).toFixed(1)} s)`);
   assert.ok(s < 60, `took ${s.toFixed(1)} s (measured ~15 s on 2 cores; the budget is 60 s)`);
 });
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 test.run();

@@ -7,7 +7,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -193,5 +193,7 @@ test('npm run bench leaves the checkout clean: its results file is git-ignored, 
   assert.match(src, /for \(const file of save \? \['last-run\.json', 'latest\.json'\] : \['last-run\.json'\]\)/);
   assert.match(src, /const save = process\.argv\.includes\('--save'\)/);
 });
+
+test.after(() => rmSync(hooks, { recursive: true, force: true }));
 
 test.run();
