@@ -94,6 +94,12 @@ test('the tarball holds what users need (dist, both .wasm builds, scenarios, doc
   const unwanted = files.filter((f) => /^(tests|bench|assembly|scripts|oracle|bindings|sim|cli|node_modules)\//.test(f) || /\.map$|\.tgz$/.test(f) ||
     (/\.ts$/.test(f) && !/\.d\.ts$/.test(f)));
   assert.equal(unwanted, []);
+  // every file package.json points at (exports under every condition, main, types, bin) is in the tarball
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const targets = (x: unknown): string[] => (typeof x === 'string' ? [x] : x && typeof x === 'object' ? Object.values(x).flatMap(targets) : []);
+  for (const t of [...targets(pkg.exports), pkg.main, pkg.types, ...targets(pkg.bin)]) {
+    assert.ok(files.includes(t.replace(/^\.\//, '')), `package.json points at ${t}, which is not in the tarball`);
+  }
 });
 
 test('package.json: every package the shipped code imports is a dependency; repository and engines set', async () => {
