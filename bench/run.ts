@@ -1,12 +1,14 @@
-// npm run bench [-- --quick]: every kernel in Wasm scalar, Wasm SIMD, the
+// npm run bench [-- --quick] [-- --save]: every kernel in Wasm scalar, Wasm SIMD, the
 // BigInt oracle, tuned plain-JS Numbers and native C (bench/native/kernels.c,
 // compiled with cc -O2 now), over the same seeded data; plus the scalar API,
 // the warp loop and the simulation. benchmark.js drives the JS side; the C
-// baseline runs as a subprocess. Writes bench/results/latest.json and prints
-// markdown tables: the cases, then the goals met or missed.
+// baseline runs as a subprocess. Prints markdown tables (the cases, then the
+// goals met or missed) and writes the results to bench/results/last-run.json,
+// which git ignores, so benchmarking leaves the checkout clean. --save also
+// writes bench/results/latest.json, the committed run behind the README table.
 import Benchmark from 'benchmark';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, arch, platform } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createKernel, type Kernel } from '../bindings/index.js';
@@ -17,6 +19,7 @@ import { runScenario } from '../sim/machine.js';
 import { splitmix64 } from '../sim/units.js';
 
 const quick = process.argv.includes('--quick');
+const save = process.argv.includes('--save');
 const N = quick ? 1 << 16 : 1 << 20;       // samples per batch call
 const NB = quick ? 1 << 10 : 1 << 13;      // the BigInt oracle's batch (it is ~100x slower)
 const SEED = 1n;
@@ -219,7 +222,10 @@ const result = {
   goals: goals.map((g) => ({ goal: g.goal, value: g.fmt(g.value), met: g.ok(g.value) })),
 };
 mkdirSync(here('./results'), { recursive: true });
-writeFileSync(here('./results/latest.json'), `${JSON.stringify(result, null, 2)}\n`);
+for (const file of save ? ['last-run.json', 'latest.json'] : ['last-run.json']) {
+  writeFileSync(here(`./results/${file}.tmp`), `${JSON.stringify(result, null, 2)}\n`);
+  renameSync(here(`./results/${file}.tmp`), here(`./results/${file}`));
+}
 
 const lines = [`# tsclab benchmarks (${quick ? 'quick' : 'full'})`, '', `${cpu}, ${cpus().length} CPUs, Node ${process.version}, batches of ${N} samples`, ''];
 if (nativeNote) lines.push(`> ${nativeNote}`, '');
@@ -233,5 +239,6 @@ for (const c of cases) {
 lines.push('', '| goal | measured | |', '|---|---|---|');
 for (const g of goals) lines.push(`| ${g.goal} | ${g.fmt(g.value)} | ${g.ok(g.value) ? 'met' : '**missed**'} |`);
 console.log(lines.join('\n'));
+console.log(`\nresults: bench/results/last-run.json${save ? ' and bench/results/latest.json' : ' (git-ignored; --save also writes the committed bench/results/latest.json)'}`);
 if (existsSync(nativeBin) && process.env.TSCLAB_KEEP_NATIVE !== '1') spawnSync('rm', ['-f', nativeBin]);
 

@@ -2,10 +2,13 @@
 // Every function here is bound to one default kernel instance created at
 // import (synchronously; SIMD where the engine supports it). createKernel()
 // makes more, e.g. to compare the scalar and SIMD builds.
+// This is the entry point for browsers and bundlers (package.json exports,
+// conditions "browser" and "default"): nothing in its module graph touches
+// `process` or `node:*`. Node gets bindings/node.ts, the same API plus TSCLAB_SIMD.
 import { createKernel } from './kernel.js';
 
 export { createKernel, type Kernel, type CreateKernelOptions } from './kernel.js';
-export { scalarKernelModule, simdKernelModule } from './wasm.js';
+export { scalarKernelModule, simdKernelModule, scalarKernelBytes, simdKernelBytes } from './wasm.js';
 export type { PvclockTimeInfo, PvclockWallClock, PerfTimeParams, ClocksourceRegistration, FracBits } from './types.js';
 export {
   PVCLOCK_TSC_STABLE_BIT, PVCLOCK_GUEST_STOPPED, PVCLOCK_COUNTS_FROM_ZERO, PVCLOCK_TIME_INFO_SIZE,

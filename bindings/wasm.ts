@@ -1,11 +1,15 @@
 // Instantiation: by hand, synchronously, the way ChainSafe's as-sha256 does it.
-// The module is small (~13 KB) and needs one import (env.abort), so
+// The module is small (~20 KB) and needs one import (env.abort), so
 // `new WebAssembly.Instance(new WebAssembly.Module(bytes))` at import time
-// costs well under a millisecond and lets the API be synchronous. The SIMD
-// build is used when this engine validates it (WebAssembly.validate), unless
-// TSCLAB_SIMD=0 asks for the scalar one. This file and the API files beside it
-// are the only code that knows the module's memory layout.
-import { existsSync, readFileSync } from 'node:fs';
+// costs well under a millisecond and lets the API be synchronous. The bytes
+// are embedded as base64 (bindings/wasm-code.ts, generated from build/*.wasm
+// by scripts/embed.mjs), so this file needs no file system, no fetch and no
+// bundler loader: it runs unchanged in Node, browsers, workers and bundles.
+// The SIMD build is used when this engine validates it (WebAssembly.validate);
+// a Node entry point may force the scalar one (TSCLAB_SIMD=0, see node-env.ts).
+// This file never touches `process` or `node:*`. It and the API files beside
+// it are the only code that knows the module's memory layout.
+import { SCALAR_WASM_BASE64, SIMD_WASM_BASE64 } from './wasm-code.js';
 
 /** The raw exports of the kernel module (u64 as BigInt, signed on the way out). */
 export interface KernelExports {
@@ -63,35 +67,53 @@ export interface KernelExports {
   sweepFirstBad(): number;
 }
 
-function locate(file: string): URL {
-  // From the sources (bindings/) and from the compiled package (dist/bindings/).
-  for (const rel of ['../build/', '../../build/']) {
-    const url = new URL(rel + file, import.meta.url);
-    if (existsSync(url)) return url;
-  }
-  throw new Error(`tsclab: the kernel ${file} is missing; build it with \`npm run build\``);
+function decode(base64: string): Uint8Array<ArrayBuffer> {
+  const text = atob(base64);
+  const bytes = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
+  return bytes;
 }
 
 let scalarModule: WebAssembly.Module | undefined;
 let simdModule: WebAssembly.Module | null | undefined;
 
+/** The scalar build's bytes (a fresh copy), e.g. to instantiate it another way. */
+export function scalarKernelBytes(): Uint8Array<ArrayBuffer> {
+  return decode(SCALAR_WASM_BASE64);
+}
+
+/** The SIMD build's bytes (a fresh copy); engines without Wasm SIMD reject them. */
+export function simdKernelBytes(): Uint8Array<ArrayBuffer> {
+  return decode(SIMD_WASM_BASE64);
+}
+
 /** The compiled scalar module (compiled once, shareable with workers). */
 export function scalarKernelModule(): WebAssembly.Module {
-  return (scalarModule ??= new WebAssembly.Module(readFileSync(locate('tsclab.wasm'))));
+  return (scalarModule ??= new WebAssembly.Module(scalarKernelBytes()));
 }
 
 /** The compiled SIMD module, or null when this engine cannot run it. */
 export function simdKernelModule(): WebAssembly.Module | null {
   if (simdModule === undefined) {
-    const bytes = readFileSync(locate('tsclab.simd.wasm'));
+    const bytes = simdKernelBytes();
     simdModule = WebAssembly.validate(bytes) ? new WebAssembly.Module(bytes) : null;
   }
   return simdModule;
 }
 
-/** Whether a default kernel uses SIMD here: the engine validates it and TSCLAB_SIMD is not 0. */
+let scalarForced: () => boolean = () => false;
+
+/**
+ * Lets an environment force the scalar build for kernels made without an explicit choice (the Node entry
+ * points use it for TSCLAB_SIMD=0). The predicate is asked each time such a kernel is made.
+ */
+export function setScalarForced(predicate: () => boolean): void {
+  scalarForced = predicate;
+}
+
+/** Whether a default kernel uses SIMD here: the engine validates it and nothing forces the scalar build. */
 export function simdPreferred(): boolean {
-  return process.env.TSCLAB_SIMD !== '0' && simdKernelModule() !== null;
+  return !scalarForced() && simdKernelModule() !== null;
 }
 
 /** A fresh instance of the chosen build (or of a module handed over, e.g. to a worker). */

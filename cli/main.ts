@@ -1,24 +1,23 @@
 #!/usr/bin/env node
-// The tsclab command: start (what `npm start` runs), run, list, calc, tour.
+// The tsclab command: start (what `npm start` runs), run, list, calc, tour, fuzz, report, dmesg.
+// Only commander and the command factories are loaded up front; each command
+// imports what it needs (the simulation, yaml, cli-progress, node:fs) inside its
+// action, so `tsclab --version` or `tsclab calc` never load the rest.
+// node-env.js comes first: TSCLAB_SIMD must be read before any kernel exists.
+import '../bindings/node-env.js';
+import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import * as t from '../bindings/index.js';
-import { builtinNames, loadBuiltin } from '../sim/scenarios.js';
-import { runScenario } from '../sim/machine.js';
-import { healthy, renderLog, summarize, HARMFUL } from '../sim/summary.js';
 import { calcCommand } from './calc.js';
 import { fuzzCommand } from './fuzz.js';
-import { analyzeDmesg } from '../sim/dmesg.js';
-import { runTraced, renderReport } from '../sim/report.js';
-import { writeFileSync, renameSync } from 'node:fs';
-import cliProgress from 'cli-progress';
-import { Machine } from '../sim/machine.js';
-import type { Scenario } from '../sim/scenario.js';
-import { readFileSync } from 'node:fs';
-import { loadScenarioArg } from './scenario-arg.js';
-import { bootLines } from './boot-lines.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
+import type { Scenario } from '../sim/scenario.js';
+import type { Machine } from '../sim/machine.js';
 
-function kernelCheck(out: string[]): number {
+/** The installed package's version: package.json found through the package's own name (exports "./package.json"). */
+const version = (createRequire(import.meta.url)('tsclab/package.json') as { version: string }).version;
+
+async function kernelCheck(out: string[]): Promise<number> {
+  const [t, { bootLines }] = await Promise.all([import('../bindings/index.js'), import('./boot-lines.js')]);
   let bad = 0;
   for (const [want, make] of bootLines) {
     const got = make();
@@ -33,9 +32,11 @@ function kernelCheck(out: string[]): number {
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
 
 /** Check the kernel, then replay every built-in scenario and each fix: what went wrong, what cured it. */
-function start(): number {
+async function start(): Promise<number> {
+  const [t, { builtinNames, loadBuiltin }, { runScenario }, { healthy, summarize, HARMFUL }] = await Promise.all([
+    import('../bindings/index.js'), import('../sim/scenarios.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
   const out: string[] = [bold(`tsclab: kernel (${t.simd ? 'SIMD' : 'scalar'} Wasm) checked against real dmesg lines`)];
-  let bad = kernelCheck(out);
+  let bad = await kernelCheck(out);
   out.push('', bold('Seed incidents, replayed from their parameters:'), '');
   for (const name of builtinNames()) {
     const s = loadBuiltin(name);
@@ -54,9 +55,10 @@ function start(): number {
   return bad ? EXIT_ANOMALIES : EXIT_OK;
 }
 
-function tour(): number {
+async function tour(): Promise<number> {
+  const t = await import('../bindings/index.js');
   const out: string[] = [`tsclab kernel: ${t.simd ? 'SIMD' : 'scalar'} Wasm build`];
-  const bad = kernelCheck(out);
+  const bad = await kernelCheck(out);
   const ts = t.kvmGetTimeScale(1_000_000_000n, 2_500_000_000n);
   out.push(`  kvm_get_time_scale(1e9, 2.5e9): shift ${ts.shift}, mul 0x${ts.mul.toString(16)}`);
   const ratio = t.kvmTscScalingRatio(3_000_000, 2_500_000, 48);
@@ -68,8 +70,9 @@ function tour(): number {
 }
 
 /** A run with a progress bar on stderr when it is a terminal (quiet otherwise). */
-function runWithProgress(s: Scenario, m = new Machine(s)) {
+async function runWithProgress(s: Scenario, m: Machine) {
   if (!process.stderr.isTTY) return m.run();
+  const { default: cliProgress } = await import('cli-progress');
   const bar = new cliProgress.SingleBar({ stream: process.stderr, clearOnComplete: true, hideCursor: true,
     format: `${s.name} [{bar}] {percentage}% of simulated time | {eta_formatted} left` }, cliProgress.Presets.shades_classic);
   bar.start(1000, 0);
@@ -77,9 +80,11 @@ function runWithProgress(s: Scenario, m = new Machine(s)) {
   try { return m.run(); } finally { bar.stop(); }
 }
 
-function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean }): number {
+async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean }): Promise<number> {
+  const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }] = await Promise.all([
+    import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
   const s = loadScenarioArg(arg, o.fix);
-  const r = runWithProgress(s);
+  const r = await runWithProgress(s, new Machine(s));
   if (o.json) {
     console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats }));
   } else {
@@ -93,55 +98,78 @@ function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: b
   return o.failOnAnomalies && !healthy(r) ? EXIT_ANOMALIES : EXIT_OK;
 }
 
+async function list(o: { json?: boolean }): Promise<void> {
+  const { builtinNames, loadBuiltin } = await import('../sim/scenarios.js');
+  const rows = builtinNames().map((n) => { const s = loadBuiltin(n); return { name: n, description: s.description, fixes: s.fixes.map((f) => f.name) }; });
+  console.log(o.json ? toJson(rows) : rows.map((r) => `${pad(r.name, 30)} ${r.description.split('. ')[0]}.`).join('\n'));
+}
+
+async function htmlReport(arg: string, o: { output: string; fix?: string }): Promise<void> {
+  const [{ loadScenarioArg }, { renderReport, runTraced }, { writeFileSync, renameSync }] = await Promise.all([
+    import('./scenario-arg.js'), import('../sim/report.js'), import('node:fs')]);
+  const s = loadScenarioArg(arg, o.fix);
+  const html = renderReport(s, runTraced(s));
+  const tmp = `${o.output}.tmp-${process.pid}`;
+  try { writeFileSync(tmp, html); renameSync(tmp, o.output); } catch (e) { throw new UsageError(`cannot write ${o.output}: ${(e as Error).message}`); }
+  console.log(`wrote ${o.output} (${html.length} bytes)`);
+}
+
+async function dmesg(file: string, o: { json?: boolean; all?: boolean }): Promise<number> {
+  const [t, { analyzeDmesg }, { readFileSync }] = await Promise.all([import('../bindings/index.js'), import('../sim/dmesg.js'), import('node:fs')]);
+  let text: string;
+  try { text = readFileSync(file === '-' ? 0 : file, 'utf8'); } catch (e) { throw new UsageError(`cannot read ${file}: ${(e as Error).message}`); }
+  const r = analyzeDmesg(text, t.kernel);
+  if (o.json) { console.log(toJson(r)); return r.summary.mismatch || r.summary.malformed ? EXIT_ANOMALIES : EXIT_OK; }
+  for (const f of r.findings) {
+    if (f.verdict === 'match' && !o.all) continue;
+    const tag = f.verdict === 'match' ? green('match   ') : f.verdict === 'mismatch' ? red('MISMATCH') : f.verdict === 'malformed' ? red('MALFORMD') : yellow(pad(f.verdict, 8));
+    console.log(`${dim(`line ${String(f.line).padStart(5)}`)} ${tag} ${f.text}${f.expected ? `\n               expected: ${f.expected}` : ''}${f.scenario ? dim(`\n               reproduce: npx tsclab run ${f.scenario}`) : ''}`);
+  }
+  const s = r.summary;
+  console.log(`${s.recognised} timekeeping lines recognised: ${s.match} match, ${s.mismatch} mismatch, ${s.malformed} malformed` +
+    `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}`);
+  return s.mismatch || s.malformed ? EXIT_ANOMALIES : EXIT_OK;
+}
+
+/**
+ * Every command of the tree reports usage errors the same way: no process.exit inside commander (exitOverride:
+ * main() maps the CommanderError to exit 2, or 0 for --help/--version), the message on stderr, a hint to --help.
+ * Applied after the tree is built, so commands made elsewhere (calc, fuzz) and their subcommands get it too.
+ */
+function usageErrorsExit2(c: Command): void {
+  c.exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) }).showHelpAfterError('(add --help for usage)');
+  for (const sub of c.commands) usageErrorsExit2(sub);
+}
+
 export function program(): Command {
   const p = new Command('tsclab')
     .description('the Linux/KVM timekeeping formulas in Wasm, and a simulation of host, KVM, guest Linux and VMM')
-    .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .version(version, '-V, --version', 'print the version of tsclab')
+    .option('--debug', 'on an internal error, print its stack trace (also: TSCLAB_DEBUG=1)');
   let code = EXIT_OK;
   p.command('start').description('check the kernel against real dmesg lines and replay every seed incident with its fixes')
-    .action(() => { code = start(); });
-  p.command('tour').description('what the kernel computes for a few real machines').action(() => { code = tour(); });
+    .action(async () => { code = await start(); });
+  p.command('tour').description('what the kernel computes for a few real machines').action(async () => { code = await tour(); });
   p.command('list').description('the built-in scenarios, one line each').option('--json', 'print JSON')
-    .action((o: { json?: boolean }) => {
-      const rows = builtinNames().map((n) => { const s = loadBuiltin(n); return { name: n, description: s.description, fixes: s.fixes.map((f) => f.name) }; });
-      console.log(o.json ? toJson(rows) : rows.map((r) => `${pad(r.name, 30)} ${r.description.split('. ')[0]}.`).join('\n'));
-    });
+    .action(async (o: { json?: boolean }) => { await list(o); });
   p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name').description('replay a scenario: the guest log and the anomalies')
     .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements}')
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
-    .action((arg: string, o) => { code = run(arg, o); });
+    .action(async (arg: string, o) => { code = await run(arg, o); });
   p.addCommand(calcCommand());
   p.addCommand(fuzzCommand((c) => { code = c; }));
   p.command('report').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
     .description('a self-contained HTML page: each vCPU\'s clocks minus real time, events and anomalies marked')
     .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')
-    .action((arg: string, o: { output: string; fix?: string }) => {
-      const s = loadScenarioArg(arg, o.fix);
-      const html = renderReport(s, runTraced(s));
-      const tmp = `${o.output}.tmp-${process.pid}`;
-      try { writeFileSync(tmp, html); renameSync(tmp, o.output); } catch (e) { throw new UsageError(`cannot write ${o.output}: ${(e as Error).message}`); }
-      console.log(`wrote ${o.output} (${html.length} bytes)`);
-    });
+    .action(async (arg: string, o: { output: string; fix?: string }) => { await htmlReport(arg, o); });
   p.command('dmesg').argument('<file>', 'a Linux boot log, or - for standard input')
     .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations, watchdog, TSC ADJUST, sched_clock)')
     .option('--json', 'print {findings, tscKhz, hz, summary}').option('--all', 'also list the lines that match')
-    .action((file: string, o: { json?: boolean; all?: boolean }) => {
-      let text: string;
-      try { text = readFileSync(file === '-' ? 0 : file, 'utf8'); } catch (e) { throw new UsageError(`cannot read ${file}: ${(e as Error).message}`); }
-      const r = analyzeDmesg(text, t.kernel);
-      if (o.json) { console.log(toJson(r)); code = r.summary.mismatch || r.summary.malformed ? EXIT_ANOMALIES : EXIT_OK; return; }
-      for (const f of r.findings) {
-        if (f.verdict === 'match' && !o.all) continue;
-        const tag = f.verdict === 'match' ? green('match   ') : f.verdict === 'mismatch' ? red('MISMATCH') : f.verdict === 'malformed' ? red('MALFORMD') : yellow(pad(f.verdict, 8));
-        console.log(`${dim(`line ${String(f.line).padStart(5)}`)} ${tag} ${f.text}${f.expected ? `\n               expected: ${f.expected}` : ''}${f.scenario ? dim(`\n               reproduce: npx tsclab run ${f.scenario}`) : ''}`);
-      }
-      const s = r.summary;
-      console.log(`${s.recognised} timekeeping lines recognised: ${s.match} match, ${s.mismatch} mismatch, ${s.malformed} malformed` +
-        `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}`);
-      code = s.mismatch || s.malformed ? EXIT_ANOMALIES : EXIT_OK;
-    });
+    .action(async (file: string, o: { json?: boolean; all?: boolean }) => { code = await dmesg(file, o); });
+  // --debug reaches the error reporting (cli/output.ts) through the environment, like TSCLAB_DEBUG=1 given by hand
+  p.hook('preAction', () => { if (p.opts<{ debug?: boolean }>().debug) process.env.TSCLAB_DEBUG = '1'; });
   p.hook('postAction', () => { process.exitCode = code; });
+  usageErrorsExit2(p);
   return p;
 }
 

@@ -1,26 +1,18 @@
-// The built-in scenarios: data files in scenarios/, replayable by name.
-import { readdirSync, readFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+// The built-in scenarios, replayable by name. Their source of truth is the data
+// files in scenarios/; `npm run build` embeds their text (scripts/embed.mjs ->
+// sim/builtin-scenarios.ts), so they need no file system and work in browsers.
+import { BUILTIN_SCENARIO_TEXT } from './builtin-scenarios.js';
 import { parseScenario, parseScenarioFix, type Scenario } from './scenario.js';
-
-function dir(): URL {
-  for (const rel of ['../scenarios/', '../../scenarios/']) {
-    const url = new URL(rel, import.meta.url);
-    if (existsSync(url)) return url;
-  }
-  throw new Error('tsclab: the scenarios/ folder is missing from the package');
-}
 
 /** Names of the built-in scenarios. */
 export function builtinNames(): string[] {
-  return readdirSync(dir()).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+  return Object.keys(BUILTIN_SCENARIO_TEXT);
 }
 
 /** The raw JSON and file path of a built-in scenario. */
 export function builtinRaw(name: string): { raw: unknown; file: string } {
-  if (!builtinNames().includes(name)) throw new Error(`tsclab: no built-in scenario "${name}" (built-ins: ${builtinNames().join(', ')})`);
-  const file = new URL(`${name}.json`, dir());
-  return { raw: JSON.parse(readFileSync(file, 'utf8')), file: `scenarios/${name}.json` };
+  if (!Object.hasOwn(BUILTIN_SCENARIO_TEXT, name)) throw new Error(`tsclab: no built-in scenario "${name}" (built-ins: ${builtinNames().join(', ')})`);
+  return { raw: JSON.parse(BUILTIN_SCENARIO_TEXT[name]!), file: `scenarios/${name}.json` };
 }
 
 /** A built-in scenario, optionally with one of its fixes applied. */
