@@ -4,8 +4,7 @@
 import { Command } from 'commander';
 import { availableParallelism } from 'node:os';
 import * as t from '../bindings/index.js';
-import { RULE_SETS } from '../sim/scenario.js';
-import { resolveRuleSet } from '../sim/kvm/eras.js';
+import { resolveRuleSet, RULE_SETS } from '../sim/kvm/eras.js';
 import { bold, green, red, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_OK } from './output.js';
 
 interface Opts {

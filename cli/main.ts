@@ -6,6 +6,8 @@
 // node-env.js comes first: TSCLAB_SIMD must be read before any kernel exists.
 import '../bindings/node-env.js';
 import { createRequire } from 'node:module';
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { calcCommand } from './calc.js';
 import { fuzzCommand } from './fuzz.js';
@@ -105,21 +107,21 @@ async function list(o: { json?: boolean }): Promise<void> {
 }
 
 async function htmlReport(arg: string, o: { output: string; fix?: string }): Promise<void> {
-  const [{ loadScenarioArg }, { renderReport, runTraced }, { writeFileSync, renameSync }] = await Promise.all([
-    import('./scenario-arg.js'), import('../sim/report.js'), import('node:fs')]);
+  const [{ loadScenarioArg }, { renderReport, runTraced }, { writeFileAtomic }] = await Promise.all([
+    import('./scenario-arg.js'), import('../sim/report.js'), import('./output.js')]);
   const s = loadScenarioArg(arg, o.fix);
   const html = renderReport(s, runTraced(s));
-  const tmp = `${o.output}.tmp-${process.pid}`;
-  try { writeFileSync(tmp, html); renameSync(tmp, o.output); } catch (e) { throw new UsageError(`cannot write ${o.output}: ${(e as Error).message}`); }
+  writeFileAtomic(o.output, html); // nothing half-written, no temporary file left behind
   console.log(`wrote ${o.output} (${html.length} bytes)`);
 }
 
-async function dmesg(file: string, o: { json?: boolean; all?: boolean }): Promise<number> {
+async function dmesg(file: string, o: { json?: boolean; all?: boolean; failOnMismatch?: boolean }): Promise<number> {
+  const bad = (x: { mismatch: number; malformed: number }) => (o.failOnMismatch && (x.mismatch || x.malformed) ? EXIT_ANOMALIES : EXIT_OK);
   const [t, { analyzeDmesg }, { readFileSync }] = await Promise.all([import('../bindings/index.js'), import('../sim/dmesg.js'), import('node:fs')]);
   let text: string;
   try { text = readFileSync(file === '-' ? 0 : file, 'utf8'); } catch (e) { throw new UsageError(`cannot read ${file}: ${(e as Error).message}`); }
   const r = analyzeDmesg(text, t.kernel);
-  if (o.json) { console.log(toJson(r)); return r.summary.mismatch || r.summary.malformed ? EXIT_ANOMALIES : EXIT_OK; }
+  if (o.json) { console.log(toJson(r)); return bad(r.summary); }
   for (const f of r.findings) {
     if (f.verdict === 'match' && !o.all) continue;
     const tag = f.verdict === 'match' ? green('match   ') : f.verdict === 'mismatch' ? red('MISMATCH') : f.verdict === 'malformed' ? red('MALFORMD') : yellow(pad(f.verdict, 8));
@@ -128,7 +130,7 @@ async function dmesg(file: string, o: { json?: boolean; all?: boolean }): Promis
   const s = r.summary;
   console.log(`${s.recognised} timekeeping lines recognised: ${s.match} match, ${s.mismatch} mismatch, ${s.malformed} malformed` +
     `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}`);
-  return s.mismatch || s.malformed ? EXIT_ANOMALIES : EXIT_OK;
+  return bad(s);
 }
 
 /**
@@ -165,7 +167,8 @@ export function program(): Command {
   p.command('dmesg').argument('<file>', 'a Linux boot log, or - for standard input')
     .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations, watchdog, TSC ADJUST, sched_clock)')
     .option('--json', 'print {findings, tscKhz, hz, summary}').option('--all', 'also list the lines that match')
-    .action(async (file: string, o: { json?: boolean; all?: boolean }) => { code = await dmesg(file, o); });
+    .option('--fail-on-mismatch', 'exit 1 when a line does not match what the kernel computes, or is malformed')
+    .action(async (file: string, o: { json?: boolean; all?: boolean; failOnMismatch?: boolean }) => { code = await dmesg(file, o); });
   // --debug reaches the error reporting (cli/output.ts) through the environment, like TSCLAB_DEBUG=1 given by hand
   p.hook('preAction', () => { if (p.opts<{ debug?: boolean }>().debug) process.env.TSCLAB_DEBUG = '1'; });
   p.hook('postAction', () => { process.exitCode = code; });
@@ -173,7 +176,8 @@ export function program(): Command {
   return p;
 }
 
-async function main(argv: string[]): Promise<void> {
+/** Runs the command line `argv` (without node and the script), setting process.exitCode. */
+export async function main(argv: string[]): Promise<void> {
   try {
     await program().parseAsync(argv, { from: 'user' });
   } catch (e) {
@@ -185,4 +189,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv.slice(2));
+// run when this file is the program (npm's bin is a symlink to it), not when a test imports main()
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) await main(process.argv.slice(2));

@@ -2,7 +2,7 @@
 // u64 values as strings of digits (JSON numbers cannot hold them); errors a
 // user can act on go to stderr with exit code 2, never a stack trace.
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { ScenarioError } from '../sim/scenario.js';
+import { ScenarioError } from '../sim/scenario-error.js';
 import { isArgumentError } from '../bindings/check.js';
 
 export const EXIT_OK = 0, EXIT_ANOMALIES = 1, EXIT_BAD_INPUT = 2;

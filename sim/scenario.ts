@@ -7,6 +7,7 @@
 // format with an example per action.
 import { z } from 'zod';
 import { parseDuration, shortDuration, U64 } from './units.js';
+import { ScenarioError } from './scenario-error.js';
 import { COMMITS, resolveRuleSet, type Commit, type RuleSet } from './kvm/eras.js';
 
 const DAY = 86_400_000_000_000n;
@@ -258,16 +259,7 @@ export type HostSpec = Scenario['hosts'][number];
 export type GuestSpec = Scenario['vm']['guest'];
 export type ScenarioEvent = Scenario['events'][number];
 
-/** Problems shown in a ScenarioError's message (all are in `problems`). */
-const SHOWN_PROBLEMS = 50;
-
-/** A scenario file that cannot be run: every problem, each with its path. */
-export class ScenarioError extends Error {
-  constructor(readonly file: string, readonly problems: string[]) {
-    const more = problems.length - SHOWN_PROBLEMS;
-    super(`${file}: invalid scenario\n${problems.slice(0, SHOWN_PROBLEMS).map((p) => `  ${p}`).join('\n')}${more > 0 ? `\n  ... and ${more} more` : ''}`);
-  }
-}
+export { ScenarioError } from './scenario-error.js';
 
 type Path = (string | number)[];
 const fmtPath = (path: readonly PropertyKey[]) => path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');

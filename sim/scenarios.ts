@@ -3,6 +3,7 @@
 // sim/builtin-scenarios.ts), so they need no file system and work in browsers.
 import { BUILTIN_SCENARIO_TEXT } from './builtin-scenarios.js';
 import { parseScenario, parseScenarioFix, type Scenario } from './scenario.js';
+import { parseJsonStrict } from './strict-json.js';
 
 /** Names of the built-in scenarios. */
 export function builtinNames(): string[] {
@@ -12,7 +13,7 @@ export function builtinNames(): string[] {
 /** The raw JSON and file path of a built-in scenario. */
 export function builtinRaw(name: string): { raw: unknown; file: string } {
   if (!Object.hasOwn(BUILTIN_SCENARIO_TEXT, name)) throw new Error(`tsclab: no built-in scenario "${name}" (built-ins: ${builtinNames().join(', ')})`);
-  return { raw: JSON.parse(BUILTIN_SCENARIO_TEXT[name]!), file: `scenarios/${name}.json` };
+  return { raw: parseJsonStrict(BUILTIN_SCENARIO_TEXT[name]!), file: `scenarios/${name}.json` };
 }
 
 /** A built-in scenario, optionally with one of its fixes applied. */

@@ -66,13 +66,18 @@ test('run: the log, --json with stable fields, --fail-on-anomalies exits 1 only 
   assert.is(tsclab('run', 'seed-003-unify-tsc-logic', '--fix', 'catch-up', '--fail-on-anomalies').code, 0);
 });
 
-test('dmesg: reads a file or stdin; exit 1 on a mismatch, 2 on a file it cannot read', () => {
+test('dmesg: reads a file or stdin; exit 1 on a mismatch only with --fail-on-mismatch, 2 on a file it cannot read', () => {
   const good = '[    0.000000] clocksource: kvm-clock: mask: 0xffffffffffffffff max_cycles: 0x1cd42e4dffb, max_idle_ns: 881590591483 ns\n';
-  const run = (input: string) => spawnSync(process.execPath, [cli, 'dmesg', '-'], { input, encoding: 'utf8' });
-  assert.is(run(good).status, 0);
-  const bad = run(good.replace('881590591483', '881590591484'));
+  const run = (input: string, ...flags: string[]) => spawnSync(process.execPath, [cli, 'dmesg', '-', ...flags], { input, encoding: 'utf8' });
+  assert.is(run(good, '--fail-on-mismatch').status, 0);
+  const wrong = good.replace('881590591483', '881590591484');
+  const bad = run(wrong, '--fail-on-mismatch');
   assert.is(bad.status, 1);
   assert.match(bad.stdout, /MISMATCH clocksource kvm-clock/);
+  const told = run(wrong);
+  assert.is(told.status, 0, 'a mismatch is reported, and is not a failure unless asked');
+  assert.match(told.stdout, /MISMATCH clocksource kvm-clock/);
+  assert.is(run(wrong, '--json', '--fail-on-mismatch').status, 1);
   assert.is(tsclab('dmesg', '/nonexistent/boot.log').code, 2);
 });
 
@@ -181,10 +186,10 @@ test('fuzz --out naming a file, and --resume on a corrupt or mismatched campaign
     assert.not.match(c.err, TRACE);
     assert.is(readFileSync(join(out, 'campaign.json'), 'utf8'), text);
   }
-  writeFileSync(join(out, 'campaign.json'), '{"version": 1, "seed": 1, "budget": {"runs": 25}, "gen": {"rules": "v4.x", "unstableHosts": false}, "done": [0], "findings": []}');
-  const m = tsclab('fuzz', '--out', out, '--resume', '--rules', 'modern', '--workers', '1');
+  writeFileSync(join(out, 'campaign.json'), '{"version": 1, "seed": 1, "budget": {"runs": 25}, "gen": {"rules": "3.8-4.11", "unstableHosts": false}, "done": [0], "findings": []}');
+  const m = tsclab('fuzz', '--out', out, '--resume', '--rules', 'modern', '--workers', '1'); // modern: the old name of 6.7+
   assert.is(m.code, 2);
-  assert.match(m.err, /^error: --rules: the campaign in .* was run with --rules v4\.x, not modern/);
+  assert.match(m.err, /^error: --rules: the campaign in .* was run with --rules 3\.8-4\.11, not 6\.7\+/);
   assert.equal(readdirSync(out), ['campaign.json']);
 });
 

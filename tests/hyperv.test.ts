@@ -39,7 +39,7 @@ test('re-enlightenment leaves the page unchanged across KVM_SET_CLOCK: after leg
   assert.is(r.measurements['hv.tscSequence'], 1n, 'the page kept its sequence');
   const m = hv(r).filter((a) => a.type === 'hv-page-mismatch');
   assert.equal(m.map((a) => a.vcpu), [0, 1]);
-  const window = parseScenario({ name: 'w', until: '1s', hosts: [{ name: 'h', tscKhz: 1 }], vm: { host: 'h', vcpus: 1 } }).vm.vmm.restoreWindow;
+  const window = parseScenario({ name: 'w', until: '1s', hosts: [{ name: 'h', tscKhz: 1_000_000 }], vm: { host: 'h', vcpus: 1 } }).vm.vmm.restoreWindow;
   for (const a of m) assert.is(a.size, window / 100n, 'the restore window (vm.vmm.restoreWindow), in 100 ns units');
   // precise migration keeps TSC and kvmclock together: the unchanged page still agrees
   assert.equal(hv(runScenario(world({ hvReenlightenment: true }, migrate('precise-scaled')))), []);

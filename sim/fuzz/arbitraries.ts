@@ -84,6 +84,10 @@ function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<
   const events: Record<string, unknown>[] = [];
   let t = start, n = vcpus, on = 'a';
   const adjust: number[] = [];
+  // each host's TSC as the validator counts it, once a reset has brought it near 0 (before: an hour of uptime or
+  // more, far above any rewind): a rewind never takes it below 0
+  const line = new Map<string, { base: bigint; epoch: number }>();
+  const khzOf = (name: string) => BigInt((hosts as { name: string; tscKhz: number }[]).find((h) => h.name === name)!.tscKhz);
   const maxVcpus = Math.min(8, vcpus + steps.filter(([, s]) => s.do === 'hot-add').length);
   for (const [gap, s] of steps) {
     t += gap;
@@ -119,11 +123,17 @@ function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<
         events.push({ at: ms(t), do: 'churn', run: ms(s.run as number), wait: ms(s.wait as number), until: ms(t + (s.length as number)) });
         t += s.length as number;
         break;
-      case 'host-suspend':
+      case 'host-suspend': {
+        const l = line.get(on);
+        const before = l ? l.base + BigInt(t - l.epoch) * khzOf(on) : null;
+        const rewind = before === null || before > 1_000_000_000n ? 1_000_000_000n : before;
         events.push({ at: ms(t), do: 'host-suspend', host: on, duration: ms(s.duration as number), tsc: s.tsc,
-          ...(s.tsc === 'rewind' ? { rewind: '1000000000' } : {}) });
+          ...(s.tsc === 'rewind' ? { rewind: String(rewind) } : {}) });
         t += s.duration as number;
+        if (s.tsc === 'reset') line.set(on, { base: 0n, epoch: t });
+        else if (before !== null) line.set(on, { base: before - rewind, epoch: t });
         break;
+      }
     }
   }
   return {
