@@ -87,4 +87,4 @@ export function perfTscToNs(cyc: u64, timeZero: u64, timeMult: u32, timeShift: u
   return perf.perfTscToNs(cyc, timeZero, timeMult, timeShift);
 }
 
-export { observe, obsRead, obsResetTick, obsFlush, obsGuestTsc } from "./observe";
+export { observe, obsRead, obsResetTick, obsFlush, obsGuestTsc, evReadAll } from "./observe";

@@ -15,7 +15,7 @@
 import { mulU64U32Shr } from "./wide";
 import { kvmScaleTsc } from "./kvm";
 import { hvReadTscPage } from "./hyperv";
-import { pvclockClocksourceReadAt, PVTI_FLAGS, PVCLOCK_TSC_STABLE_BIT, ST_VALID_FLAGS } from "./pvclock";
+import { pvclockClocksourceReadAt, pvclockReadPage, PVTI_FLAGS, PVCLOCK_TSC_STABLE_BIT, ST_VALID_FLAGS } from "./pvclock";
 
 export const OBS_MAX_VCPUS: i32 = 64;
 
@@ -381,4 +381,25 @@ export function observe(vcpus: usize, n: u32, guest: usize, tStart: u64, tEnd: u
   store<u64>(vs + VS_LAST_KVM, k);
   store<u64>(vs + VS_LAST_SCHED, s);
   store<u64>(vs + VS_LAST_MONO, m);
+}
+
+// ---- the event engine's reads (sim/guest/): every vCPU's raw clocks at one instant, no side effects ----
+// Per vCPU, 24 bytes at out: guest TSC, the raw pvclock value of its page at that TSC (no clamp, no flags
+// consumed), the page's flags.
+export const EV_SIZE: usize = 24;
+
+/** The raw clocks of vCPU slots 0..n-1 at real time t (kvmclock only where enabled: bit 2 of VS_FLAGS). */
+export function evReadAll(vcpus: usize, n: u32, t: u64, out: usize): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const vs = vcpus + <usize>i * VS_SIZE, o = out + <usize>i * EV_SIZE;
+    const g = guestTsc(vs, t);
+    store<u64>(o, g);
+    if ((load<u64>(vs + VS_FLAGS) & 4) != 0) {
+      store<u64>(o, pvclockReadPage(vs + VS_PAGE, g), 8);
+      store<u64>(o, <u64>load<u8>(vs + VS_PAGE + PVTI_FLAGS), 16);
+    } else {
+      store<u64>(o, 0, 8);
+      store<u64>(o, 0, 16);
+    }
+  }
 }

@@ -176,6 +176,18 @@ export function simApi(k: Core) {
     simMaxima(): { stableMax: bigint; monoMax: bigint } {
       return { stableMax: k.dv.getBigUint64(guest + GS.stableMax, true), monoMax: k.dv.getBigUint64(guest + GS.monoMax, true) };
     },
+    /**
+     * The raw clocks of vCPUs 0..n-1 at t, without side effects: each one's TSC, its page's pvclock value at that
+     * TSC (no clamp; 0 where kvmclock is off) and the page's flags. Into `into` (3 entries per vCPU), returned.
+     */
+    simReadAll(n: number, t: bigint, into: bigint[] = []): bigint[] {
+      if (n > 64) throw new RangeError(`simReadAll: n must be 0..64, got ${n}`);
+      x.evReadAll(vcpus, n, t, anomalies);
+      const m = k.mem64, base = anomalies >>> 3;
+      for (let j = 0; j < n * 3; j++) into[j] = m[base + j];
+      into.length = n * 3;
+      return into;
+    },
     /** One read on vCPU i at t (it goes through the clamp, as a real read does). */
     simRead(i: number, t: bigint): SimReading {
       needGuest('simRead');

@@ -64,6 +64,7 @@ export interface KernelExports {
   obsResetTick(): void;
   obsFlush(vcpus: number, n: number, out: number, cap: number): number;
   obsGuestTsc(vs: number, t: bigint): bigint;
+  evReadAll(vcpus: number, n: number, t: bigint, out: number): void;
   sweepFirstBad(): number;
 }
 

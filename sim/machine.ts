@@ -1,12 +1,20 @@
-// The machine: host -> KVM -> guest Linux, driven by the VMM's actions on a
-// timeline. Events are handled here in BigInt; between two events the state
-// is fixed and the guest's periodic clock reads run in Wasm (observe.ts).
-// Same scenario and seed -> the same log, anomalies and measurements.
-import { createKernel, type Kernel, type SimRecord } from '../bindings/index.js';
+// The machine: host -> KVM (or Xen) -> guest Linux, driven by the VMM's actions on a timeline.
+//
+// Event-driven: between two host events nothing below the guest changes, so each of the guest's clocks is a
+// closed-form function of real time (sim/guest/). The engine jumps from event to event: the next host event
+// (the VMM's steps, KVM's delayed work, churn and preemption ends) or the next guest timer that can change
+// something (a held tick, a soft-lockup firing on a CPU that resumed, an RCU or hung-task check while a grace
+// period is held open, a watchdog round after a discontinuity), whichever comes first. At each host event the
+// guest's clocks are evaluated just before and just after: the observer (sim/observer.ts) judges each step, and
+// the guest reacts as its code would (sim/guest/guest.ts boundary()). Same scenario and seed -> the same log,
+// anomalies and measurements.
+import { createKernel, type Kernel } from '../bindings/index.js';
 import { Host } from './host.js';
 import { Kvm, rulesFor, type Rules } from './kvm/x86.js';
-import { Guest, type GuestPort } from './guest.js';
-import { Vmm } from './vmm.js';
+import { Guest, type View } from './guest/guest.js';
+import type { GuestPort } from './guest/port.js';
+import { Observer } from './observer.js';
+import { Vmm, type VmmPort } from './vmm.js';
 import { ksmMerge } from './ksm.js';
 import { Xen } from './xen.js';
 import type { Scenario, ScenarioEvent } from './scenario.js';
@@ -16,12 +24,16 @@ import { splitmix64 } from './units.js';
 /** Wall clock (CLOCK_REALTIME) at real time 0: 2026-01-01T00:00:00Z. Hosts are taken to agree on it. */
 const WALL0 = 1_767_225_600n * 1_000_000_000n;
 const SYNC_PERIOD = 300n * 1_000_000_000n; // KVMCLOCK_SYNC_PERIOD
+const PVCLOCK_GUEST_STOPPED = 2;
 
-interface Pending { t: bigint; run: () => void }
+interface Pending { t: bigint; run: () => void; marker?: boolean }
+
+/** One traced sample: a vCPU's clocks at one real time. */
+export interface TracePoint { t: bigint; vcpu: number; tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint }
 
 let shared: Kernel | undefined;
 
-export class Machine implements GuestPort {
+export class Machine implements GuestPort, VmmPort {
   readonly k: Kernel;
   readonly hosts = new Map<string, Host>();
   readonly rules: Rules;
@@ -29,22 +41,21 @@ export class Machine implements GuestPort {
   kvm: Kvm;
   readonly guest: Guest;
   readonly vmm: Vmm;
+  readonly observer: Observer;
   t = 0n;
   vmRunning = true;
-  readonly period: bigint;
   readonly logLines: LogLine[] = [];
-  readonly anomalies: Anomaly[] = [];
   readonly measurements: Record<string, bigint> = {};
+  private readonly own: Anomaly[] = [];
   private queue: Pending[] = [];
-  private reads = 0n;
   private events = 0;
   private rng: bigint;
-  /** When the guest's NTP daemon looks at its clock's rate again (see Guest.ntpTrack). */
-  private ntpCheckAt: bigint | null = null;
+  private readonly raw: bigint[] = [];
 
-  /** With tracing on: each vCPU's last-read clocks every `traceEvery` of real time (from the run's own reads). */
-  readonly trace: { t: bigint; vcpu: number; tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint }[] = [];
+  /** With tracing on: each reading vCPU's clocks every `traceEvery` of real time. */
+  readonly trace: TracePoint[] = [];
   traceEvery: bigint | null = null;
+  private nextTraceAt = 0n;
   /** Called as real time advances (after each event): how far the run is, of how long. */
   onProgress: ((done: bigint, total: bigint) => void) | null = null;
 
@@ -54,7 +65,6 @@ export class Machine implements GuestPort {
     for (const h of s.hosts) this.hosts.set(h.name, new Host(h));
     this.host = this.hosts.get(s.vm.host)!;
     this.rules = rulesFor(s.vm.kvm.rules, s.vm.kvm.commits);
-    this.period = s.observe.period;
     this.rng = s.seed;
     const kvm = s.vm.hypervisor === 'xen'
       ? new Xen(this.k, this.host, s.vm.xen.tscMode, 0n, s.vm.tscKhz)
@@ -62,24 +72,18 @@ export class Machine implements GuestPort {
     kvm.hvReenlightenment = s.vm.guest.hvReenlightenment;
     this.kvm = kvm;
     this.wireKvm(kvm);
-    this.guest = new Guest(s.vm.guest, this);
+    this.observer = new Observer(s.observe.period, s.observe.from);
+    this.guest = new Guest(s.vm.guest, this, this.observer);
     this.guest.xenNonstopTsc = s.vm.xen.cpuidNonstopTsc;
     this.vmm = new Vmm(this);
   }
 
-  // ---- GuestPort: what the guest sees of the machine -------------------------
+  // ---- GuestPort: what the guest sees of the machine -------------------------------------------------
   now(): bigint { return this.t; }
-  spend(ns: bigint): void { this.t += ns; }
-  vcpuCount(): number { return this.kvm.vcpus.length; }
   seed(): bigint { return this.s.seed; }
+  vcpuCount(): number { return this.kvm.vcpus.length; }
   running(i: number): boolean { return this.vmRunning && (this.kvm.vcpus[i]?.running ?? false); }
-  clocksourceDriftPpb(cs: 'kvm-clock' | 'tsc'): bigint {
-    // the TSC, and kvmclock pages extrapolated from it, run at the host's tsc_khz: ahead of true time by its drift;
-    // without a masterclock, pages built on the NTP-disciplined CLOCK_BOOTTIME follow true time on average
-    const onBoottime = !this.kvm.has('53fafdbb8b21') && !this.kvm.useMasterClock;
-    return cs === 'kvm-clock' && onBoottime ? 0n : this.host.ntpDriftPpb;
-  }
-  read(i: number) { this.syncAll(); return this.k.simRead(i, this.t); }
+  readAll(t: bigint, into: bigint[] = this.raw): bigint[] { return this.k.simReadAll(this.kvm.vcpus.length, t, into); }
   warpCpu(i: number) {
     const v = this.kvm.vcpus[i];
     return { ratio: v.ratio, offset: v.offset, skew: BigInt.asIntN(64, this.host.skew[Math.max(v.pcpu, 0)]) };
@@ -92,35 +96,62 @@ export class Machine implements GuestPort {
   fracBits(): 48 | 32 { return this.host.fracBits; }
   wrmsr(i: number, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint): void {
     this.kvm.writeMsr(this.kvm.vcpus[i], msr, value, false, this.t);
+    this.drainKvm();
     this.syncAll();
   }
   rdmsrTscAdjust(i: number): bigint { return this.kvm.vcpus[i].tscAdjust; }
-  guestChanged(): void { this.syncGuest(); }
+  /** The guest keeps a CPU busy for ns (a tsc_sync run): the other CPUs go on, their timers fire meanwhile. */
+  spend(ns: bigint): void { this.runGuestTo(this.t + ns); }
   hypervisor(): 'kvm' | 'xen' { return this.xen ? 'xen' : 'kvm'; }
-  pvclockResume(): void { this.k.simSetClamp(0n, this.guest.validFlags); }
   page(i: number) { return this.kvm.vcpus[i].page; }
+  clearGuestStopped(i: number): void {
+    this.kvm.vcpus[i].page.flags &= ~PVCLOCK_GUEST_STOPPED;
+    this.syncVcpu(i);
+  }
+  hvPage() { return { on: this.s.vm.guest.hypervClock, ...this.kvm.hvTscPage }; }
+  clocksourceDriftPpb(cs: 'kvm-clock' | 'tsc'): bigint {
+    // the TSC, and kvmclock pages extrapolated from it, run at the host's tsc_khz: ahead of true time by its drift;
+    // without a masterclock, pages built on the NTP-disciplined CLOCK_BOOTTIME follow true time on average
+    const onBoottime = !this.kvm.has('53fafdbb8b21') && !this.kvm.useMasterClock;
+    return cs === 'kvm-clock' && onBoottime ? 0n : this.host.ntpDriftPpb;
+  }
   log(line: LogLine): void { this.logLines.push(line); }
-  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count'>>): void {
-    this.anomalies.push({ count: 1, until: a.t, ...a });
+  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count' | 'until'>>): void {
+    this.own.push({ count: 1, until: a.t, ...a });
   }
 
+  // ---- VmmPort: what the VMM sees of the machine ------------------------------------------------------
   /** The Xen model when the VM runs on Xen. */
   get xen(): Xen | null { return this.kvm instanceof Xen ? this.kvm : null; }
-
-  // ---- what the VMM and the guest use -------------------------------------------
   wallNs(): bigint { return WALL0 + this.t; }
   vmmLog(text: string): void { this.logLines.push({ t: this.t, source: 'vmm', text }); }
   measure(name: string, value: bigint): void { this.measurements[name] = value; }
-  /** Real time passes while the VM is stopped (nothing to observe). */
-  advanceTo(t: bigint): void { this.observeTo(t); }
+  /** Real time passes to t in the middle of a VMM action (the VM may be stopped): the guest sees the change so far. */
+  advanceTo(t: bigint): void {
+    this.settle();
+    this.runGuestTo(t);
+  }
   replaceKvm(kvm: Kvm, host: Host): void { this.drainKvm(); this.kvm = kvm; this.host = host; this.wireKvm(kvm); }
+  /** KVMCLOCK_CTRL: the page's PVCLOCK_GUEST_STOPPED tells the guest (Guest.boundary consumes it). */
+  guestStopped(): void {}
+  guestPrintk(cpu: number, text: string): void { this.guest.printk(cpu, text); }
+  guestClocks(): { kvmclock: bigint; monotonic: bigint } {
+    this.syncAll();
+    const p = this.guest.now().points[0];
+    return { kvmclock: p?.kvmclock ?? 0n, monotonic: p?.monotonic ?? 0n };
+  }
+  guestXenResume(before: { kvmclock: bigint; monotonic: bigint }): void {
+    this.drainKvm();
+    this.syncAll();
+    this.guest.xenResume(before);
+  }
 
   /** KVM's delayed work (kvmclock_update_work) runs on the timeline, for this KVM instance only. */
   private wireKvm(kvm: Kvm): void {
     kvm.defer = (t, fn) => this.at(t, () => { if (this.kvm === kvm) fn(this.t); });
   }
 
-  // ---- the Wasm tables -------------------------------------------------------------
+  // ---- the Wasm tables the guest's reads evaluate ---------------------------------------------------------
   private syncVcpu(i: number): void {
     const v = this.kvm.vcpus[i];
     const line = this.host.tscLine(Math.max(v.pcpu, 0));
@@ -130,122 +161,55 @@ export class Machine implements GuestPort {
       fracBits: this.host.fracBits, page: v.page,
     });
   }
-  /** do_timer duty: the first online vCPU that is running (vCPU 0 when none is). */
-  private tickCpu(): number {
-    const i = this.kvm.vcpus.findIndex((v, j) => v.running && this.guest.online[j]);
-    return i < 0 ? 0 : i;
-  }
   syncAll(): void {
     for (let i = 0; i < this.kvm.vcpus.length; i++) this.syncVcpu(i);
-    this.k.simSetHvPage({ on: this.s.vm.guest.hypervClock, ...this.kvm.hvTscPage });
-    this.k.simStateChanged(this.t, this.tickCpu());
   }
-  /** The guest's NTP daemon looks at its clock's rate (after each event, and when a new rate has lasted long enough). */
-  private ntpCheck(): void {
-    const again = this.guest.ntpTrack(this.t);
-    if (again !== null && again !== this.ntpCheckAt) {
-      this.ntpCheckAt = again;
-      this.at(again, () => this.ntpCheck());
-    }
+  /** After anything below the guest changed: KVM's notes, the tables, and the guest's reaction. */
+  private settle(): void {
+    this.drainKvm();
+    this.syncAll();
+    this.guest.boundary();
   }
 
-  private syncGuest(): void {
-    const g = this.guest, mask = (1n << 64n) - 1n;
-    const cs = g.csReg();
-    this.k.simSetGuest({
-      schedMode: g.schedMode, schedStable: g.schedStable, schedOffset: g.schedOffset, schedMul: g.schedMul, schedShift: g.schedShift,
-      stableOffset: 0n, csMode: g.clocksource === 'tsc' ? 'tsc' : 'kvmclock', csMult: cs.mult, csShift: cs.shift, csMask: mask,
-      tkCycles: g.tk.cycles, tkNs: g.tk.ns, tkMaxRaw: g.spec.maxRawDelta ? (mask >> 1n) + (mask >> 2n) + (mask >> 3n) : 0n,
-      slackNs: 1_000_000n, tickNs: g.tickNs, gapNs: 1_000_000_000n,
-    });
-    // kvm-clock (no MUST_VERIFY) watches tsc while tsc is a candidate and not trusted by tsc=reliable
-    const watched = g.spec.kvmclock && !g.tscUnstable && !g.spec.tscReliable;
-    this.k.simSetWatchdog({ on: watched, marginNs: g.watchdogMarginNs, intervalNs: 500_000_000n,
-      tscMult: g.tscReg.mult, tscShift: g.tscReg.shift, next: this.t + 500_000_000n });
-    this.k.simStateChanged(this.t, this.tickCpu());
-  }
-  /** The guest may have cleared GUEST_STOPPED in its pages: KVM keeps the guest's copy of that bit. */
-  private pullPageFlags(): void {
-    this.kvm.vcpus.forEach((v, i) => { v.page.flags = this.k.simPageFlags(i); });
-  }
-
-  // ---- the timeline ------------------------------------------------------------------
-  at(t: bigint, run: () => void): void {
+  // ---- the timeline ----------------------------------------------------------------------------------------
+  at(t: bigint, run: () => void, marker = false): void {
     // kept sorted by time, then by scheduling order: insert after every entry at or before t
     const q = this.queue;
     let lo = 0, hi = q.length;
     while (lo < hi) { const mid = (lo + hi) >>> 1; if (q[mid].t <= t) lo = mid + 1; else hi = mid; }
-    q.splice(lo, 0, { t, run });
+    q.splice(lo, 0, { t, run, marker });
   }
 
-  private observeTo(tEnd: bigint): void {
-    let resume = 0n; // after an early stop: the round goes on from the next vCPU
+  /** The guest runs on its own to real time `to`: its timers fire in order; nothing below it changes. */
+  private runGuestTo(to: bigint): void {
     for (;;) {
-      const from = this.t > this.s.observe.from ? this.t : this.s.observe.from;
-      if (!(tEnd > from && this.vmRunning)) break;
-      const start = resume ? (resume / this.period) * this.period : ((from + this.period - 1n) / this.period) * this.period;
-      if (!(tEnd > start)) break;
-      const { records, reads, stoppedAt, full } = this.k.simObserve(this.kvm.vcpus.length, start, tEnd, this.period, resume);
-      this.reads += reads;
-      this.recordAnomalies(records);
-      const verdict = stoppedAt !== null && !full; // a watchdog verdict: the guest reacts at that instant
-      if (verdict) this.t = stoppedAt;
-      this.guest.detect(records);
-      if (stoppedAt === null) break;
-      resume = stoppedAt + 1n;
-      if (!verdict) continue; // a full record buffer, handed over: read on, nothing changed
-      this.syncAll();
-      this.t = resume;
+      const nt = this.guest.nextTimer(to);
+      if (nt === null || nt > to) break;
+      this.traceTo(nt);
+      if (nt > this.t) this.t = nt;
+      this.guest.fireTimer();
+      this.drainKvm();
     }
-    if (tEnd > this.t) this.t = tEnd;
+    this.traceTo(to);
+    if (to > this.t) this.t = to;
+    this.guest.advanceTo(this.t);
   }
 
-  /** observeTo, in steps of traceEvery when tracing, noting each vCPU's last reads after each step. */
-  private observeTraced(tEnd: bigint): void {
-    if (this.traceEvery === null) {
-      if (!this.onProgress) { this.observeTo(tEnd); return; }
-      // progress in steps of whole read periods (the same reads as one call)
-      const step = ((this.s.until / 200n) / this.period + 1n) * this.period;
-      for (let c = (this.t / this.period + 1n) * this.period + step; c < tEnd; c += step) { this.observeTo(c); this.onProgress(this.t, this.s.until); }
-      this.observeTo(tEnd);
-      return;
+  /** Trace samples on the traceEvery grid up to `to` (views are pure: nothing changes between commits). */
+  private traceTo(to: bigint): void {
+    if (this.traceEvery === null) return;
+    const from = this.s.observe.from;
+    if (this.nextTraceAt < from) this.nextTraceAt = from;
+    for (; this.nextTraceAt <= to; this.nextTraceAt += this.traceEvery) {
+      if (this.nextTraceAt < this.t) continue;
+      this.sample(this.guest.view(this.nextTraceAt));
     }
-    const note = () => this.kvm.vcpus.forEach((_, i) => {
-      const l = this.k.simLast(i);
-      const last = this.trace.findLast((p) => p.vcpu === i);
-      if (l.t !== 0n && (!last || last.t !== l.t)) this.trace.push({ t: l.t, vcpu: i, tsc: l.tsc, kvmclock: l.kvmclock, schedClock: l.schedClock, monotonic: l.monotonic });
+  }
+  private sample(v: View): void {
+    v.points.forEach((p, i) => {
+      if (!p || !this.guest.online[i]) return;
+      this.trace.push({ t: v.t, vcpu: i, tsc: p.tsc, kvmclock: p.kvmclock ?? 0n, schedClock: p.schedClock, monotonic: p.monotonic });
     });
-    // steps of whole read periods, on the period grid: the reads are exactly those of an untraced run
-    const from = this.t > this.s.observe.from ? this.t : this.s.observe.from;
-    const step = this.traceEvery > this.period ? (this.traceEvery / this.period) * this.period : this.period;
-    for (let c = (from / this.period + 1n) * this.period + step; c < tEnd; c += step) { this.observeTo(c); note(); }
-    this.observeTo(tEnd);
-    note();
-  }
-
-  private recordAnomalies(records: SimRecord[]): void {
-    for (const r of records) {
-      if (r.kind === 'gap' || r.kind === 'watchdog') continue; // the guest's detectors and watchdog act on these
-      if (r.kind === 'hv-bracket') {
-        const prev = this.anomalies.findLast((a) => a.type === 'hv-page-mismatch' && a.vcpu === r.vcpu);
-        if (prev && r.t - prev.until <= 1_000_000_000n) { prev.count++; prev.until = r.t; if (r.size > prev.size) prev.size = r.size; continue; }
-        this.anomalies.push({ type: 'hv-page-mismatch', t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size, unit: '100ns', count: 1 });
-        continue;
-      }
-      const type = r.kind === 'jump' ? 'time-jump' : r.kind === 'stall' ? 'time-stall' : 'time-backwards';
-      const across = r.kind === 'cross-backwards';
-      const last = this.anomalies.findLast((a) => a.type === type && a.clock === r.clock && a.vcpu === r.vcpu && !!a.across === across);
-      const window = 3n * this.period > 1_000_000_000n ? 3n * this.period : 1_000_000_000n;
-      if (last && r.t - last.until <= window) {
-        last.count++;
-        last.until = r.t;
-        last.size = type === 'time-stall' ? last.size + r.size : r.size > last.size ? r.size : last.size;
-        continue;
-      }
-      this.anomalies.push({ type, t: r.t, until: r.t, vcpu: r.vcpu, clock: r.clock, size: r.size,
-        unit: r.clock === 'tsc' ? 'cycles' : r.clock === 'hv-reference' ? '100ns' : 'ns', count: 1,
-        ...(across ? { across } : {}) });
-    }
   }
 
   private drainKvm(): void {
@@ -271,14 +235,11 @@ export class Machine implements GuestPort {
     for (const v of this.kvm.vcpus) this.kvm.vcpuLoad(v, v.pcpu, 0n);
     // KVM guests enable kvmclock by MSR; a Xen PV guest always has its vcpu_time_info
     if (this.s.vm.guest.kvmclock || this.xen) for (const v of this.kvm.vcpus) this.kvm.enableKvmclock(v, 0n);
-    this.guest.online = Array.from({ length: n }, () => true);
-    this.k.simSetClamp(0n, this.guest.validFlags);
-    this.syncAll();
-    this.syncGuest();
-    this.guest.boot();
-    this.guest.ntpTrack(this.t, true);
-    this.syncAll();
     this.drainKvm();
+    this.syncAll();
+    this.guest.boot();
+    this.drainKvm();
+    this.syncAll();
   }
 
   private schedule(e: ScenarioEvent): void {
@@ -312,7 +273,6 @@ export class Machine implements GuestPort {
     const [v] = this.vmm.createVcpus(this.kvm, [pcpu ?? i % this.host.pcpus], this.vmm.configuredKhz);
     this.vmmLog(`hot-add vCPU ${i} on pCPU ${v.pcpu} (TSC ${v.virtualTscKhz} kHz, offset ${v.offset})`);
     this.guest.online[i] = false;
-    this.guest.touchedUntil[i] = 0n;
     if (!this.vmRunning) return;
     // the ACPI notification, then cpu_up() on the boot CPU, which prints before it sends INIT/SIPI
     this.guest.printk(0, `CPU${i} has been hot-added`);
@@ -321,15 +281,8 @@ export class Machine implements GuestPort {
     this.kvm.vcpuLoad(v, v.pcpu, this.t);
     this.drainKvm();
     this.syncAll();
-    this.k.simForget(i);
     // start_secondary: kvm_register_clock (MSR write, then the line), then check_tsc_sync_target
-    if (this.s.vm.guest.kvmclock) {
-      this.kvm.enableKvmclock(v, this.t);
-      this.syncAll();
-      this.guest.kvmRegisterClock(i, 'secondary cpu clock');
-    }
-    this.guest.bringUp(i);
-    this.syncAll();
+    this.guest.bringUp(i, () => { this.kvm.enableKvmclock(v, this.t); this.drainKvm(); this.syncAll(); });
   }
 
   /**
@@ -338,10 +291,10 @@ export class Machine implements GuestPort {
    * for the longest walk. The guest is not told (no GUEST_STOPPED).
    */
   private numadMigrate(): void {
-    const ksm = this.s.hosts.find((h) => h.name === this.host.name)!.ksm!;
+    const h = this.s.hosts.find((x) => x.name === this.host.name)!;
+    const ksm = h.ksm!;
     const st = ksmMerge({ maxPageSharing: ksm.maxPageSharing, rmapItemCostNs: ksm.rmapItemCostNs },
-      [{ name: this.s.vm.name, memoryMiB: this.s.vm.memoryMiB, nonZeroPages: this.s.vm.nonZeroPages },
-        ...this.s.hosts.find((h) => h.name === this.host.name)!.vms]);
+      [{ name: this.s.vm.name, memoryMiB: this.s.vm.memoryMiB, nonZeroPages: this.s.vm.nonZeroPages }, ...h.vms]);
     const n = (this.measurements['ksm.numadMigrations'] ?? 0n) + 1n;
     this.measure('ksm.rmapItems', st.rmapItems);
     this.measure('ksm.stableNodes', st.stableNodes);
@@ -366,17 +319,17 @@ export class Machine implements GuestPort {
   /** vCPUs that run for `run`, then wait `wait` off-CPU, landing on another pCPU each time. */
   private churn(ids: number[], run: bigint, wait: bigint, until: bigint): void {
     for (const id of ids) {
-      const cycle = (t0: bigint) => {
+      const cycle = () => {
         const v = this.kvm.vcpus[id];
         if (this.t >= until || !this.vmRunning) return;
         if (v.running) this.kvm.vcpuPut(v, this.t);
         this.at(this.t + wait, () => {
           if (!this.vmRunning) return;
           this.kvm.vcpuLoad(v, this.nextPcpu(v.pcpu), this.t);
-          this.at(this.t + run, () => cycle(t0));
+          this.at(this.t + run, cycle);
         });
       };
-      cycle(this.t);
+      cycle();
     }
   }
 
@@ -399,10 +352,10 @@ export class Machine implements GuestPort {
     this.vmRunning = false;
     h.suspend(this.t, d, mode, rewind);
     this.vmmLog(`host ${h.name} suspended for ${d} ns (TSC ${mode})`);
-    this.observeTo(this.t + d);
+    this.advanceTo(this.t + d);
     this.kvm.hostResumed(this.t);
     this.vmRunning = wasRunning;
-    if (wasRunning) for (const v of this.kvm.vcpus) { this.kvm.vcpuLoad(v, v.pcpu, this.t); this.guest.touch(v.id, this.t + 2n * this.period); }
+    if (wasRunning) for (const v of this.kvm.vcpus) this.kvm.vcpuLoad(v, v.pcpu, this.t);
   }
 
   run(): RunResult {
@@ -416,37 +369,39 @@ export class Machine implements GuestPort {
       });
       tick(SYNC_PERIOD);
     }
+    // the observer judges from observe.from: a point there starts its pairs
+    if (this.s.observe.from > 0n) this.at(this.s.observe.from, () => {}, true);
     while (this.queue.length && this.queue[0].t <= this.s.until) {
       const next = this.queue.shift()!;
-      this.observeTraced(next.t);
-      this.pullPageFlags();
+      this.runGuestTo(next.t);
+      if (next.marker) continue;
       next.run();
       this.events++;
-      if (this.s.vm.guest.ntp) this.ntpCheck();
+      this.settle();
+      this.guest.ntpNotice(this.t);
       this.onProgress?.(this.t, this.s.until);
-      this.drainKvm();
-      this.syncAll();
     }
-    this.observeTraced(this.s.until);
+    this.runGuestTo(this.s.until);
     this.onProgress?.(this.s.until, this.s.until);
-    this.recordAnomalies(this.k.simFlush(this.kvm.vcpus.length));
+    this.observer.flush();
     this.measure('kvm.masterclock', this.kvm.useMasterClock ? 1n : 0n);
     this.measure('kvm.stableBit', this.kvm.stableBit() ? 1n : 0n);
     if (this.s.vm.guest.hypervClock) this.measure('hv.tscSequence', BigInt(this.kvm.hvTscPage.sequence));
     this.kvm.vcpus.forEach((_, i) => {
-      const last = this.k.simLast(i);
-      if (last.t === 0n) return;
+      const last = this.observer.lastPoint(i);
+      if (!last) return;
       this.measure(`vcpu${i}.lastReadAt`, last.t);
-      this.measure(`vcpu${i}.tsc`, last.tsc);
-      this.measure(`vcpu${i}.kvmclock`, last.kvmclock);
-      this.measure(`vcpu${i}.schedClock`, last.schedClock);
-      this.measure(`vcpu${i}.monotonic`, last.monotonic);
+      this.measure(`vcpu${i}.tsc`, last.p.tsc);
+      this.measure(`vcpu${i}.kvmclock`, last.p.kvmclock ?? 0n);
+      this.measure(`vcpu${i}.schedClock`, last.p.schedClock);
+      this.measure(`vcpu${i}.monotonic`, last.p.monotonic);
     });
-    this.anomalies.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+    const anomalies = [...this.own, ...this.observer.anomalies];
+    anomalies.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
     this.logLines.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
     return {
-      scenario: this.s.name, seed: this.s.seed, log: this.logLines, anomalies: this.anomalies, measurements: this.measurements,
-      stats: { reads: this.reads, events: this.events },
+      scenario: this.s.name, seed: this.s.seed, log: this.logLines, anomalies, measurements: this.measurements,
+      stats: { reads: this.observer.points, events: this.events },
     };
   }
 }

@@ -148,6 +148,9 @@ const Guest = z.strictObject({
   schedClockStable: z.boolean().optional(),
   /** The guest's printk/RCU wording generation. */
   logStyle: z.enum(['3.x', '4.x', '6.x']).default('6.x'),
+  /** The clocksource watchdog's form: 'per-cpu' (to 2025), 'boot-cpu' (the 2026 rewrite, 763aacf86f); default:
+   *  what `kernel` implies (the rewrite from 7.1). */
+  clocksourceWatchdog: z.enum(['per-cpu', 'boot-cpu']).optional(),
 });
 
 const Vm = z.strictObject({

@@ -2,8 +2,9 @@
 // hot-add one, stop and continue it, and migrate or save/restore it (legacy
 // and precise). It talks to KVM only through the ioctls and MSR writes a VMM
 // has, in QEMU's order (target/i386/kvm/kvm.c, hw/i386/kvm/clock.c; docs/model.md).
-import type { Machine } from './machine.js';
-import type { KvmClockData, KvmVcpu } from './kvm/x86.js';
+import type { Kernel } from '../bindings/index.js';
+import type { Scenario } from './scenario.js';
+import type { KvmClockData, KvmVcpu, Rules } from './kvm/x86.js';
 import { Kvm, KVM_CLOCK_REALTIME, KVM_CLOCK_TSC_STABLE } from './kvm/x86.js';
 import { Xen } from './xen.js';
 import type { Host } from './host.js';
@@ -11,6 +12,34 @@ import type { PvclockTimeInfo } from '../bindings/index.js';
 import { cyclesOf, nsOf, s64, u64, seconds } from './units.js';
 
 export type Procedure = 'legacy' | 'precise' | 'precise-scaled';
+
+/** What the VMM sees of the machine: KVM (its ioctls), the hosts, real time, and where its log goes. */
+export interface VmmPort {
+  readonly k: Kernel;
+  readonly s: Scenario;
+  readonly rules: Rules;
+  kvm: Kvm;
+  host: Host;
+  /** Real time now. */
+  t: bigint;
+  vmRunning: boolean;
+  readonly xen: Xen | null;
+  wallNs(): bigint;
+  vmmLog(text: string): void;
+  measure(name: string, value: bigint): void;
+  /** Real time passes to t (the VM may be stopped). */
+  advanceTo(t: bigint): void;
+  /** The VM now lives in another KVM instance (a migration's destination). */
+  replaceKvm(kvm: Kvm, host: Host): void;
+  /** KVMCLOCK_CTRL reached vCPU v (the old read-loop engine forgives its watchdogs' gaps from here). */
+  guestStopped(v: number): void;
+  /** The guest's printk on cpu. */
+  guestPrintk(cpu: number, text: string): void;
+  /** vCPU 0's kvmclock and CLOCK_MONOTONIC now, as the guest reads them. */
+  guestClocks(): { kvmclock: bigint; monotonic: bigint };
+  /** A Xen PV guest resumes after a restore (re-basing its clocks as its kernel does). */
+  guestXenResume(before: { kvmclock: bigint; monotonic: bigint }): void;
+}
 
 /** What QEMU holds while the VM is stopped: the clock it read, each vCPU's TSC (env->tsc), vCPU 0's pvclock page. */
 interface Saved { clock: KvmClockData; tsc: bigint[]; page0: Required<PvclockTimeInfo> }
@@ -20,7 +49,7 @@ export class Vmm {
   saved: Saved | null = null;
   private migrations = 0;
 
-  constructor(readonly m: Machine) {}
+  constructor(readonly m: VmmPort) {}
 
   /**
    * The rate QEMU sets on a vCPU it creates: env->tsc_khz when the user gave tsc-frequency; with the VM-wide ioctl,
@@ -85,7 +114,7 @@ export class Vmm {
     for (const v of m.kvm.vcpus) {
       if (kvmclockCtrl && v.kvmclockEnabled && !m.xen) {
         m.kvm.kvmclockCtrl(v, m.t);
-        m.guest.touch(v.id, m.t + 2n * m.period);
+        m.guestStopped(v.id);
       }
       m.kvm.vcpuLoad(v, v.pcpu, m.t);
     }
@@ -190,8 +219,8 @@ export class Vmm {
   private migrateXen(src: Xen, to: Host, downtime: bigint, pcpus?: number[]): void {
     const { m } = this;
     const n = ++this.migrations, tag = `migration${n}`;
-    m.guest.printk(0, 'Freezing user space processes ... (elapsed 0.00 seconds) done.');
-    const before = m.read(0);
+    m.guestPrintk(0, 'Freezing user space processes ... (elapsed 0.00 seconds) done.');
+    const before = m.guestClocks();
     const saved = src.vcpus.map((v) => src.readTsc(v, m.t));
     for (const v of src.vcpus) if (v.running) src.vcpuPut(v, m.t);
     m.vmRunning = false;
@@ -210,11 +239,8 @@ export class Vmm {
     });
     m.vmRunning = true;
     for (const v of dst.vcpus) dst.vcpuLoad(v, v.pcpu, m.t);
-    m.guest.xenResume(before);
-    // NOW() is the new host's uptime: the kernel re-bases across the restore, so the raw clock's step is not a jump
-    // (sched_clock and CLOCK_MONOTONIC stay checked: they are what the guest promises)
-    dst.vcpus.forEach((v, i) => m.k.simRebaseKvmclock(i, m.read(i).kvmclock));
-    m.guest.printk(0, 'Restarting tasks ... done.');
+    m.guestXenResume(before);
+    m.guestPrintk(0, 'Restarting tasks ... done.');
     const g = dst.readTsc(dst.vcpus[0], m.t);
     m.measure(`${tag}.guestTscJumpCycles`, s64(g - saved[0]));
     m.measure(`${tag}.xenSystemTimeJumpNs`, s64(dst.vcpus[0].page.systemTime - before.kvmclock));

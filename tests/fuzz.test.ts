@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { runCampaign } from '../sim/fuzz/campaign.js';
+import { RUNS_PER_SHARD, runCampaign } from '../sim/fuzz/campaign.js';
 import { scenarioArbitrary } from '../sim/fuzz/arbitraries.js';
 import { params } from './support/fc.js';
 import { check } from '../sim/fuzz/campaign.js';
@@ -20,7 +20,10 @@ import * as invariants from '../sim/fuzz/invariants.js';
 const RUNS = 200;
 
 test('v4.x: hot-adding a vCPU to a VM older than a second finds the seed-000 class (warp, TSC_ADJUST, kvmclock leap)', async () => {
-  const r = await runCampaign({ seed: 11, runs: RUNS, workers: 2, gen: { rules: '3.8-4.11', actions: ['hot-add', 'stop-cont', 'move-vcpu', 'preempt'], startAfter: 5000 } });
+  // kvm-clock guests: a guest on the TSC alone with no other clocksource has worse to show first (its CLOCK_MONOTONIC
+  // differs between CPUs once the hot-added one's TSC is off)
+  const r = await runCampaign({ seed: 11, runs: RUNS, workers: 2, gen: { rules: '3.8-4.11', actions: ['hot-add', 'stop-cont', 'move-vcpu', 'preempt'], startAfter: 5000,
+    guest: { kvmclock: true } } });
   assert.ok(r.findings.length > 0);
   const f = r.shards.find((s) => s.failure)!.failure!;
   assert.ok((f.scenario.events as { do: string }[]).some((e) => e.do === 'hot-add'), 'the shrunk case keeps its hot-add');
@@ -49,18 +52,34 @@ test('modern rules, QEMU\'s per-vCPU TSC rate: a vCPU hot-added after a migratio
   assert.ok(r.findings.some((f) => f.invariant === 'no-backwards'), JSON.stringify(r.findings));
 });
 
-test('modern rules, the VM-wide TSC rate (6.0+), catch-up and precise migration: nothing in the same budget', async () => {
+/**
+ * The one thing the modern rules still show with the VM-wide rate and precise migration: after a migration to a
+ * host of another rate, KVM writes the guest's pages with tgt_tsc_khz = kvm_scale_tsc(host kHz, ratio) truncated
+ * to whole kHz, while KVM_GET_CLOCK extrapolates the masterclock snapshot at the host's own rate: the guest's
+ * kvmclock runs up to 1 ppm apart from what QEMU saves at stop, and steps back by the difference at cont
+ * (linux-timekeeping.md T8; the unmerged Woodhouse series computes both from the same scaled rate).
+ */
+const khzTruncation = (f: { invariant: string; detail: string }) =>
+  f.invariant === 'no-backwards' && /^kvmclock on vCPU \d+ at [\d.]+ s, (\d+) ns backwards$/.test(f.detail)
+  && Number(/, (\d+) ns backwards/.exec(f.detail)![1]) < 1_000;
+
+test('modern rules, the VM-wide TSC rate (6.0+), catch-up and precise migration: only the whole-kHz page rate after a migration (a few ns at stop/cont)', async () => {
   const r = await runCampaign({ seed: 11, runs: RUNS, workers: 2, gen: { rules: '6.7+', procedures: ['precise-scaled'], hostSuspend: false, vmWideTscKhz: true } });
-  assert.is(r.runs, RUNS);
-  assert.equal(r.findings, []);
+  assert.ok(r.findings.length > 0 && r.findings.every(khzTruncation), JSON.stringify(r.findings.filter((f) => !khzTruncation(f))));
+  // the cause: the same scenario with the destination at the guest's rate (no scaling, nothing truncated) is clean
+  const f = r.shards.find((x) => x.failure)!.failure!;
+  const hosts = f.scenario.hosts as { tscKhz: number }[];
+  assert.ok(hosts[0].tscKhz !== hosts[1].tscKhz);
+  const same = { ...f.scenario, hosts: hosts.map((h) => ({ ...h, tscKhz: hosts[0].tscKhz })) };
+  assert.equal(check(same).violations, []);
+  assert.ok((f.scenario.events as { do: string }[]).some((e) => e.do === 'migrate') && (f.scenario.events as { do: string }[]).some((e) => e.do === 'stop'));
 });
 
-test('modern rules, precise-scaled migration, no churn: nothing in a 20x budget (the benchmark\'s campaign)', async () => {
-  // 4000 runs of this campaign once found a false lockup verdict (two stalls a read period apart): kept as a guard
+test('modern rules, precise-scaled migration, no churn: nothing else in a 20x budget (the benchmark\'s campaign)', async () => {
   const r = await runCampaign({ seed: 11, runs: 20 * RUNS, workers: 2, gen: { rules: '6.7+', procedures: ['precise-scaled'], hostSuspend: false,
     vmWideTscKhz: true, actions: ['stop-cont', 'migrate', 'hot-add', 'move-vcpu', 'preempt', 'wrmsr'] } });
-  assert.is(r.runs, 20 * RUNS);
-  assert.equal(r.findings, []);
+  assert.is(r.shards.length, (20 * RUNS) / RUNS_PER_SHARD, 'every shard ran (a shard stops at its first finding)');
+  assert.equal(r.findings.filter((x) => !khzTruncation(x)), []);
 });
 
 test('the same seed and budget give the same findings with 1 or 2 workers', async () => {
@@ -147,26 +166,51 @@ test('--out naming a file, or a place that cannot be made, is a clear error', as
   assert.is(readFileSync(file, 'utf8'), 'x');
 });
 
-test('a preemption and a stop back to back are one stall: the RCU report after 21 s is justified; 1 s apart it is not', () => {
-  // found by a 4000-run campaign of the modern rules: a vCPU preempted 10.56 s runs 4 ms, less than one read
-  // period, before the VM is stopped 10.43 s; without kvm-clock (no GUEST_STOPPED) the guest sees one 21 s gap
-  const world = (stopAt: string) => ({
-    name: 'rcu', until: '30s', observe: { period: '10ms' }, hosts: [{ name: 'a', tscKhz: 1_000_000, pcpus: 4 }],
+test('lockups need one stall past the threshold: a preemption and a stop 4 ms apart are two (the vCPU passes its quiescent state in between)', () => {
+  // found by a 4000-run campaign of the modern rules under the old read-loop engine, which saw one 21 s gap: a vCPU
+  // preempted 10.56 s runs 4 ms before the VM is stopped 10.43 s (no kvm-clock: no GUEST_STOPPED). Its first tick
+  // after the preemption reports its quiescent state and its watchdog thread stamps: neither stall reaches 21 s
+  const world = (stops: [string, string][]) => ({
+    name: 'rcu', until: '40s', observe: { period: '10ms' }, hosts: [{ name: 'a', tscKhz: 1_000_000, pcpus: 4 }],
     vm: { host: 'a', vcpus: 1, guest: { kernel: '6.8', kvmclock: false } },
-    events: [{ at: '50ms', do: 'preempt', vcpu: 0, duration: '10561ms' }, { at: stopAt, do: 'stop' }, { at: '21041ms', do: 'cont' }],
+    events: [{ at: '50ms', do: 'preempt', vcpu: 0, duration: '10561ms' }, ...stops.flatMap(([at, cont]) => [{ at, do: 'stop' }, { at: cont, do: 'cont' }])],
   });
-  const back = runScenario(parseScenario(world('10615ms')));
-  assert.ok(back.anomalies.some((a) => a.type === 'rcu-stall'), 'the guest reports the stall');
-  assert.equal(check(world('10615ms')).violations, []);
-  // the invariant still fails a report whose stalls the guest saw apart: the same report, the stop 1 s later
-  const apart = runScenario(parseScenario(world('11611ms')));
-  assert.not.ok(apart.anomalies.some((a) => a.type === 'rcu-stall'), 'reads in between: no 21 s gap');
+  const apart = runScenario(parseScenario(world([['10615ms', '21041ms']])));
+  assert.not.ok(apart.anomalies.some((a) => ['rcu-stall', 'soft-lockup'].includes(a.type)), 'two stalls of 10.5 s each');
+  assert.equal(check(world([['10615ms', '21041ms']])).violations, []);
+  // one stall of 21 s (the stop starts as the preemption ends): the lone CPU self-detects it at its first tick
+  const one = runScenario(parseScenario(world([['10611ms', '32000ms']])));
+  const rcu = one.anomalies.find((a) => a.type === 'rcu-stall')!;
+  assert.ok(rcu && rcu.reason === 'self-detected', JSON.stringify(one.anomalies.map((a) => a.type)));
+  assert.ok(one.log.some((l) => /^rcu: INFO: rcu_sched self-detected stall on CPU \{ 0\}  \(t=\d+ jiffies\)$/.test(l.text)));
+  assert.equal(check(world([['10611ms', '32000ms']])).violations, [], 'justified: 31.95 s of stall');
+  // the invariant fails a report whose stalls are apart: the same report, injected into the first run
   const { checkInvariants } = invariants;
-  const s = parseScenario(world('11611ms'));
+  const s = parseScenario(world([['10615ms', '21041ms']]));
   const m = new Machine(s);
   const r = m.run();
-  r.anomalies.push({ ...back.anomalies.find((a) => a.type === 'rcu-stall')! });
+  r.anomalies.push({ ...rcu });
   assert.equal(checkInvariants(s, r, m).map((v) => v.invariant), ['no-false-lockup']);
+});
+
+test('a churned vCPU ticks in its 1 ms slices: no RCU stall after an 18.2 s preemption (the read-loop engine saw a 21 s gap)', () => {
+  // issue 12: `fuzz --rules modern --no-suspend --procedure precise-scaled --seconds 10 --seed 1` under the old engine
+  // reported a false RCU stall: a vCPU preempted 18.2 s, then churned (1 ms of every 12 ms) until 21.03 s -- reads
+  // every 10 ms rarely landed in a slice. The guest's tick there passes a quiescent state each time it runs
+  const world = (preempt: string, churn = true) => ({
+    name: 'churn', until: '40s', observe: { period: '10ms' }, hosts: [{ name: 'a', tscKhz: 2_000_000, pcpus: 4 }],
+    vm: { host: 'a', vcpus: 2, kvm: { rules: '6.7+' }, guest: { kernel: '6.8' } },
+    events: [{ at: '1s', do: 'preempt', vcpu: 1, duration: preempt },
+      ...(churn ? [{ at: '19.2s', do: 'churn', vcpus: [1], run: '1ms', wait: '11ms', until: '21.03s' }] : [])],
+  });
+  const r = runScenario(parseScenario(world('18.2s')));
+  assert.not.ok(r.anomalies.some((a) => ['rcu-stall', 'soft-lockup', 'time-stall'].includes(a.type)), JSON.stringify(r.anomalies.map((a) => a.type)));
+  assert.equal(check(world('18.2s')).violations, []);
+  // the control: preempted past the 21 s stall timeout (no churn to end it), the other CPU reports it while it lasts
+  const long = runScenario(parseScenario(world('21.5s', false)));
+  const rcu = long.anomalies.filter((a) => a.type === 'rcu-stall');
+  assert.equal(rcu.map((a) => [a.vcpu, a.reason]), [[1, 'detected by 0']]);
+  assert.ok(rcu[0].t >= 22_000_000_000n && rcu[0].t < 22_010_000_000n, `${rcu[0].t}: 21 s (and two jiffies) after the preemption`);
 });
 
 test('an invalid generated scenario is a finding (valid-scenario), not a crash', () => {

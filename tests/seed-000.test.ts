@@ -18,6 +18,7 @@ const LOG = {
   stall: 11_224_312_559_644_000n,        // [11224312.559644] INFO: rcu_sched detected stalls ... t=1002915 jiffies
   frozen: 11_224_312_583_003_000n,       // [11224312.583003] ... t=6043918845 jiffies, and every later line
   jiffies: 6_043_918_845n,
+  firstJiffies: 1_002_915n,              // [11224312.559644] ... t=1002915 jiffies
 };
 const s = loadBuiltin('seed-000-tsc-adjust-hotplug');
 const base = runScenario(s);
@@ -89,10 +90,26 @@ test('TSC ADJUST compensate is printed before the write (its stamp is not yet le
   within(after.at(-1)!.stamp!, LOG.frozen, 'the frozen stamp');
 });
 
-test('RCU reports the stall with the log\'s jiffies (the leap through a 25.9 ppm NTP-corrected mult), soft lockups follow', () => {
-  const rcu = guest(base).filter((l) => /^INFO: rcu_sched detected stalls on CPUs\/tasks: \{ \d+\} \(detected by \d+, t=\d+ jiffies\)$/.test(l.text));
-  assert.ok(rcu.length > 0);
-  for (const l of rcu) within(BigInt(/t=(\d+) jiffies/.exec(l.text)![1]), LOG.jiffies, 'RCU t=');
+test('RCU reports CPU 8 twice, detected by 1, as the log does: first through the wrapped product, then the full leap', () => {
+  const re = /^INFO: rcu_sched detected stalls on CPUs\/tasks: \{ 8\} \(detected by 1, t=(\d+) jiffies\)$/;
+  const rcu = guest(base).filter((l) => /rcu_sched/.test(l.text));
+  assert.equal(rcu.map((l) => re.test(l.text)), [true, true], rcu.map((l) => l.text).join('\n'));
+  const [t1, t2] = rcu.map((l) => BigInt(re.exec(l.text)![1]));
+  within(t2, LOG.jiffies, 'the second report\'s t= (the full leap)');
+  // kvm-clock's mult 2^23, shift 23: 3.x's timekeeping_get_ns() wraps delta * mult mod 2^64, so the first tick after
+  // the leap moves jiffies by the leap mod 2^41 ns; the next one by all of it. Between the two reports: whole 2^41 ns
+  // periods (and the tick or ticks between them) -- the same number of them as in the log
+  const periods = (ms: bigint) => (ms * 1_000_000n) >> 41n;
+  assert.is(periods(t2 - t1), periods(LOG.jiffies - LOG.firstJiffies));
+  const rest = (t2 - t1) * 1_000_000n - (periods(t2 - t1) << 41n);
+  assert.ok(rest >= 0n && rest < 30_000_000n, `${rest} ns besides the whole periods (the log: 23.7 ms)`);
+  // the first t= is the leap mod 2^41 ns, so it moves second for second with the warp: ours is 28 s longer than the
+  // log's (the fit of the hot-add instant, issue 11), and the first report is later by the same 28 s
+  const w = BigInt(/observed (\d+) warp/.exec(compensate().text)![1]);
+  const warpMs = (w - LOG.warp) / BigInt(dst.tscKhz);
+  // (within 100 ms: t= also counts the grace period's age at the leap, ours 21 ms from bring-up, the log's unknown)
+  const d = t1 - LOG.firstJiffies - warpMs;
+  assert.ok(d >= -100n && d <= 100n, `t=${t1}: ${t1 - LOG.firstJiffies} ms from the log's, the warp ${warpMs} ms longer`);
   assert.ok(base.anomalies.some((a) => a.type === 'soft-lockup'));
   // then the new CPU's page is refreshed and every clock is clamped to the leapt last_value: time stands still
   const stalls = base.anomalies.filter((a) => a.type === 'time-stall' && a.clock === 'monotonic');

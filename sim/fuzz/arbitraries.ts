@@ -22,7 +22,12 @@ export interface FuzzOptions {
   startAfter?: number;
   /** The VMM sets the VM's TSC rate VM-wide (KVM 6.0+), so hot-added vCPUs are created at it (vm.vmm.vmWideTscKhz). */
   vmWideTscKhz?: boolean;
+  /** Guest options held fixed (the others are drawn): focuses a campaign on one kind of guest. */
+  guest?: Partial<Record<GuestFlag, boolean>>;
 }
+
+export const GUEST_FLAGS = ['kvmclock', 'invariantTsc', 'tscAdjust', 'tscReliable'] as const;
+export type GuestFlag = (typeof GUEST_FLAGS)[number];
 
 const ms = (n: number) => `${n}ms`;
 const khz = fc.integer({ min: 1_000_000, max: 4_000_000 });
@@ -62,12 +67,8 @@ export function scenarioArbitrary(opts: FuzzOptions = {}): fc.Arbitrary<Record<s
     hosts: fc.tuple(host('a', opts), host('b', opts)),
     vcpus: fc.integer({ min: 1, max: 4 }),
     rules: opts.rules ? fc.constant(opts.rules) : fc.constantFrom(...RULE_SETS),
-    guest: fc.record({
-      kvmclock: fc.boolean(),
-      invariantTsc: fc.boolean(),
-      tscAdjust: fc.boolean(),
-      tscReliable: fc.boolean(),
-    }),
+    guest: fc.record(Object.fromEntries(GUEST_FLAGS.map((f) => [f, opts.guest?.[f] ?? fc.boolean()]).map(([f, v]) =>
+      [f, typeof v === 'boolean' ? fc.constant(v) : v])) as Record<GuestFlag, fc.Arbitrary<boolean>>),
     steps: fc.array(fc.tuple(fc.integer({ min: 50, max: 20_000 }), action(opts)), { minLength: 1, maxLength: 8 }),
   }).map(({ hosts, vcpus, rules, guest, steps }) => {
     const s = assemble(hosts, vcpus, rules, guest, steps, opts.startAfter ?? 0, opts.commits);

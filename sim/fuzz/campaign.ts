@@ -16,7 +16,7 @@ import { parseScenario, RULE_SETS, ScenarioError } from '../scenario.js';
 import { parseJsonStrict } from '../strict-json.js';
 import { COMMITS, type Commit } from '../kvm/eras.js';
 import { Machine } from '../machine.js';
-import { scenarioArbitrary, type FuzzOptions } from './arbitraries.js';
+import { GUEST_FLAGS, scenarioArbitrary, type FuzzOptions } from './arbitraries.js';
 import { checkInvariants, type Violation } from './invariants.js';
 
 export const RUNS_PER_SHARD = 25;
@@ -131,6 +131,7 @@ const GenSchema = z.strictObject({
   startAfter: count.optional(),
   commits: z.partialRecord(z.enum(Object.keys(COMMITS) as [Commit, ...Commit[]]), z.boolean()).optional(),
   vmWideTscKhz: z.boolean().optional(),
+  guest: z.partialRecord(z.enum(GUEST_FLAGS), z.boolean()).optional(),
 });
 /** campaign.json: the options that make the campaign (seed, budget, generator), the shards done, every finding. */
 const StateSchema = z.strictObject({
@@ -168,7 +169,7 @@ export function readCampaignState(out: string): CampaignState | null {
 /** The command-line option each generator setting comes from (for messages). */
 const FLAG: Record<keyof FuzzOptions, string> = {
   rules: '--rules', procedures: '--procedure', unstableHosts: '--rules', hostSuspend: '--no-suspend', actions: '--actions', startAfter: '--start-after',
-  commits: 'commits', vmWideTscKhz: '--vm-wide-tsc-khz',
+  commits: 'commits', vmWideTscKhz: '--vm-wide-tsc-khz', guest: 'guest',
 };
 const shown = (v: unknown) => (v === undefined ? '(not given)' : Array.isArray(v) ? v.join(' ') : String(v));
 

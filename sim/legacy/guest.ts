@@ -1,12 +1,13 @@
+// The old read-loop engine's guest (kept for the engine comparison only).
 // Guest Linux: the clocksources it chooses between (kvm-clock, tsc), its
 // sched_clock and timekeeper, tsc_sync at vCPU hot-add (the Wasm warp loop),
 // the lockup/stall/hung-task detectors, and printk. It sees the machine only
 // through its vCPUs: clock reads (Wasm) and MSR writes (to KVM).
-import { clocksourceMask, formatClocksourceLine, PVCLOCK_TSC_STABLE_BIT, type Kernel } from '../bindings/index.js';
-import type { GuestSpec } from './scenario.js';
-import type { Anomaly, LogLine } from './types.js';
-import type { SimRecord } from '../bindings/index.js';
-import { cyclesOf, nsOf, s64, u64, NSEC_PER_SEC } from './units.js';
+import { clocksourceMask, formatClocksourceLine, PVCLOCK_TSC_STABLE_BIT, type Kernel } from '../../bindings/index.js';
+import type { GuestSpec } from '../scenario.js';
+import type { Anomaly, LogLine } from '../types.js';
+import type { SimRecord } from '../../bindings/index.js';
+import { cyclesOf, nsOf, s64, u64, NSEC_PER_SEC } from '../units.js';
 
 /** What the guest needs from the machine below it. */
 export interface GuestPort {

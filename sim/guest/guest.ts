@@ -1,0 +1,709 @@
+// Guest Linux on its vCPUs, driven by events: it boots, brings hot-added CPUs up (tsc_sync.ts), keeps time
+// (timekeeping.ts, sched_clock and the kvmclock clamp here) and runs its detectors (softlockup.ts,
+// rcu_stall.ts, hung_task.ts, watchdog.ts) as timers in its own clocks. Between two host events every clock
+// is a closed-form function of real time, so the guest is advanced in one step unless one of its timers can
+// change something first; the time a timer fires is found exactly (the smallest real time at which the
+// guest's clock reaches its expiry).
+import { clocksourceMask, formatClocksourceLine, PVCLOCK_TSC_STABLE_BIT, type Kernel } from '../../bindings/index.js';
+import type { GuestSpec } from '../scenario.js';
+import type { Observer, Point } from '../observer.js';
+import type { GuestPort } from './port.js';
+import { advance, cloneTk, ktimeGet, newTimekeeper, reanchor, tick, type Timekeeper } from './timekeeping.js';
+import { newSoftlockup, softlockupAdvance, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, type Softlockup } from './softlockup.js';
+import { checkCpuStall, checkSelfStall, newRcuStall, rcuCpuStallReset, rcuHolders, rcuNextReportJiffies, type RcuStall } from './rcu_stall.js';
+import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, type HungTask } from './hung_task.js';
+import { clocksourceTouchWatchdog, watchdogFormFor, watchdogMargin, watchdogRound, type Watchdog } from './watchdog.js';
+import { checkTscSyncTarget } from './tsc_sync.js';
+import { firstTime } from './expiry.js';
+import { nsOf, u64 } from '../units.js';
+
+const MASK64 = clocksourceMask(64);
+const PVCLOCK_GUEST_STOPPED = 2;
+/** How long a new clocksource rate must last before a guest's NTP daemon has taken it up (an assumption: hours). */
+const NTP_SETTLE_NS = 3_600_000_000_000n;
+
+/** The guest's clocks on every vCPU at one real time, as its code would read them. */
+export interface View {
+  t: bigint;
+  /** pvclock's global last_value after the reads up to t. */
+  lastValue: bigint;
+  /** Per vCPU (null: it does not run guest code now). */
+  points: (Point | null)[];
+  /** Its page carries PVCLOCK_GUEST_STOPPED. */
+  stopped: boolean[];
+  /** The timekeeper as ticked up to t. */
+  tk: Timekeeper;
+  /** The CPU with do_timer duty (-1: none runs). */
+  tickCpu: number;
+  /** The timekeeping clocksource's reading on each vCPU. */
+  cs: bigint[];
+  /** The real time of the last tick the view's timekeeper took (null: it took none). */
+  tickedAt: bigint | null;
+}
+
+type TimerKind = 'tick' | 'soft' | 'rcu' | 'rcu-self' | 'hung' | 'wd' | 'ntp';
+interface Timer { t: bigint; kind: TimerKind; cpu: number }
+
+export class Guest {
+  /** Ratings: kvm-clock 400 (299 with invariant TSC), tsc 300 (0 once unstable). */
+  kvmclockRating = 0;
+  tscRating = 300;
+  tscUnstable = false;
+  clocksource: 'kvm-clock' | 'tsc' = 'tsc';
+  tscKhz = 0;
+  tscReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
+  kvmReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
+  /** sched_clock: kvm_sched_clock_read (kvmclock - offset) or native cyc2ns. */
+  schedMode: 'kvmclock' | 'tsc' = 'kvmclock';
+  schedStable = false;
+  schedOffset = 0n;
+  schedMul = 0;
+  schedShift = 0;
+  /** cpu_online_mask; a CPU in bring-up is not in it but runs code and holds RCU. */
+  online: boolean[] = [];
+  bringingUp: number | null = null;
+  /** CPUs in a section with interrupts off (the boot CPU and the new one during tsc_sync's runs): no tick there. */
+  readonly irqsOff = new Set<number>();
+  /** The invariant-TSC CPUID bit as a Xen guest sees it (Xen can mask it). */
+  xenNonstopTsc = true;
+  /** pvclock's last_value (arch/x86/kernel/pvclock.c): one for all vCPUs. */
+  lastValue = 0n;
+  /** The NTP daemon's frequency correction (ppb), and the rate it is converging to. */
+  ntpPpb = 0n;
+  private ntpTarget: { ppb: bigint; since: bigint } | null = null;
+
+  tk!: Timekeeper;
+  /** The real time of the last tick the timekeeper took (ticks are on a TICK_NSEC grid of real time). */
+  private lastTickAt = 0n;
+  /** A discontinuity: the next tick is taken on its own (its jiffies come before the accumulation). */
+  private tickHeld = false;
+  soft: Softlockup;
+  rcu: RcuStall;
+  hung: HungTask;
+  wd: Watchdog;
+  /** Rounds of the watchdog to run one by one (after a discontinuity, until a rotation passes). */
+  private wdUnsettled = 0;
+  /** CPUs whose next soft-lockup firing must be judged (they resumed, or their clock stepped). */
+  private softPending = new Set<number>();
+  /** The last committed view, and its sched_clock values (unstable sched_clock never goes back). */
+  private committed: View | null = null;
+  private lastSched: bigint[] = [];
+  private timers: Timer[] = [];
+  private booted = false;
+
+  constructor(readonly spec: GuestSpec, readonly port: GuestPort, readonly observer: Observer) {
+    this.soft = newSoftlockup(spec.watchdogThresh);
+    this.rcu = newRcuStall(spec.rcuStallTimeout, spec.hz);
+    this.hung = newHungTask(spec.dStateTask, spec.hungTaskTimeout, spec.hz);
+    this.wd = {
+      form: watchdogFormFor(spec.kernel, spec.clocksourceWatchdog), on: false, intervalJiffies: BigInt(spec.hz >> 1),
+      nextJiffies: 0n, cpu: 0, csLast: null, wdLast: 0n, marginNs: 0n, skipLong: spec.logStyle === '6.x',
+      intervalNs: 500_000_000n, tscMult: 0n, tscShift: 0n, tscKhz: 0n,
+    };
+  }
+
+  get k(): Kernel { return this.port.k; }
+  get tickNs(): bigint { return this.k.tickNsec(this.spec.hz); }
+  private get xen(): boolean { return this.port.hypervisor() === 'xen'; }
+  /** Whether the guest trusts PVCLOCK_TSC_STABLE_BIT (pvclock_set_flags). */
+  get validStable(): boolean { return !this.xen && this.spec.kvmclock && this.spec.stableBit; }
+  /** kvm-clock or xen: a pvclock-based clocksource exists. */
+  private get pv(): boolean { return this.spec.kvmclock || this.xen; }
+
+  // ---- evaluation ------------------------------------------------------------------------------------
+
+  /** The CPUs that run guest code now: online or in bring-up, and run by the host. */
+  private reading(i: number): boolean {
+    return (this.online[i] || this.bringingUp === i) && this.port.running(i);
+  }
+
+  /** The guest's clocks at real time t (no state changes; t not before the last commit). */
+  view(t: bigint): View {
+    const n = this.port.vcpuCount();
+    const raw = this.port.readAll(t);
+    const trusted = this.validStable;
+    // pvclock_clocksource_read on every CPU that reads: STABLE trusted and set returns the page's value;
+    // otherwise the value is raised to last_value, which every such read raises in turn
+    let lv = this.lastValue;
+    const stableAt: boolean[] = [], stopped: boolean[] = [];
+    for (let i = 0; i < n; i++) {
+      const flags = Number(raw[3 * i + 2]);
+      stableAt[i] = trusted && (flags & PVCLOCK_TSC_STABLE_BIT) !== 0;
+      stopped[i] = (flags & PVCLOCK_GUEST_STOPPED) !== 0;
+      if (this.pv && this.reading(i) && !stableAt[i] && raw[3 * i + 1] > lv) lv = raw[3 * i + 1];
+    }
+    const kvm: bigint[] = [], tsc: bigint[] = [], cs: bigint[] = [];
+    for (let i = 0; i < n; i++) {
+      tsc[i] = raw[3 * i];
+      const r = raw[3 * i + 1];
+      kvm[i] = !this.pv ? 0n : stableAt[i] ? r : r > lv ? r : lv;
+      cs[i] = this.tk.cs === 'tsc' ? tsc[i] : kvm[i];
+    }
+    const tickCpu = this.tickCpu();
+    const tk = cloneTk(this.tk);
+    let tickedAt: bigint | null = null;
+    if (tickCpu >= 0 && !this.tickHeld) {
+      const grid = t - (t % this.tickNs);
+      if (grid > this.lastTickAt) {
+        // the regular ticks up to the last one at or before t: the tick CPU's clocksource then
+        const back = t - grid, rate = tk.cs === 'tsc' ? (back * BigInt(this.tscKhz)) / 1_000_000n : back;
+        advance(tk, cs[tickCpu] - rate);
+        tickedAt = grid;
+      }
+    }
+    const points: (Point | null)[] = [];
+    for (let i = 0; i < n; i++) {
+      if (!this.reading(i)) { points[i] = null; continue; }
+      const mono = ktimeGet(tk, cs[i]);
+      let sched: bigint;
+      if (this.schedStable) {
+        sched = this.schedMode === 'tsc' ? u64(((tsc[i] * BigInt(this.schedMul)) >> BigInt(this.schedShift)) + this.schedOffset) : u64(kvm[i] - this.schedOffset);
+      } else {
+        // sched_clock_local(): kept on the GTOD clock, never backwards (at tick granularity: max(old, monotonic))
+        const old = this.lastSched[i] ?? 0n;
+        sched = mono > old ? mono : old;
+      }
+      points[i] = { tsc: tsc[i], kvmclock: this.pv ? kvm[i] : null, schedClock: sched, monotonic: mono, hv: this.hvRead(tsc[i], kvm[i]), stable: stableAt[i] };
+    }
+    return { t, lastValue: lv, points, stopped, tk, tickCpu, cs, tickedAt };
+  }
+
+  /** Hyper-V reference time: the TSC page, or the reference counter (kvmclock / 100) at sequence 0. */
+  private hvRead(tsc: bigint, kvm: bigint): bigint | null {
+    const hv = this.port.hvPage();
+    if (!hv.on) return null;
+    // hv_read_tsc_page_tsc: mul_u64_u64_shr(tsc, scale, 64) + offset, in u64
+    return hv.sequence !== 0 ? u64(((tsc * hv.scale) >> 64n) + hv.offset) : kvm / 100n;
+  }
+
+  /** Whether CPU i takes interrupts now: online, run by the host, and not in a section with them off. */
+  private ticking(i: number): boolean {
+    return this.online[i] && this.port.running(i) && !this.irqsOff.has(i);
+  }
+
+  /**
+   * do_timer duty: the first CPU that takes interrupts (-1: none). (The kernel moves the duty only when its holder
+   * goes idle; a holder with interrupts off for the tens of ms of a tsc_sync run is taken to hand it on.)
+   */
+  private tickCpu(): number {
+    const n = this.port.vcpuCount();
+    for (let i = 0; i < n; i++) if (this.ticking(i)) return i;
+    return -1;
+  }
+
+  /** Takes the view as the guest's state: last_value, the timekeeper, sched_clock, the detectors' carried state. */
+  private commit(v: View): void {
+    // a CPU in bring-up runs code but is not online: its clocks are judged from when it is
+    this.observer.observe(v.t, this.bringingUp === null ? v.points : v.points.map((p, i) => (i === this.bringingUp ? null : p)));
+    this.checkHvBracket(v);
+    this.lastValue = v.lastValue;
+    if (v.tickedAt !== null) this.lastTickAt = v.tickedAt;
+    this.tk = v.tk;
+    v.points.forEach((p, i) => {
+      if (!p) return;
+      this.lastSched[i] = p.schedClock;
+      if (this.ticking(i) && !this.softPending.has(i)) softlockupAdvance(this.soft, i, p.monotonic, p.schedClock);
+    });
+    // khungtaskd's checks with no grace period held open report nothing: skip them
+    if (this.rcu.gpStart === null) checkHungTasks(this.hung, this.tk.jiffies, null);
+    this.advanceWatchdog(v);
+    this.committed = v;
+  }
+
+  private checkHvBracket(v: View): void {
+    const hv = this.port.hvPage();
+    if (!hv.on || hv.sequence === 0) return;
+    v.points.forEach((p, i) => {
+      if (!p || p.hv === null || p.kvmclock === null) return;
+      const ref = p.kvmclock / 100n;
+      this.observer.hvBracket(v.t, i, p.hv > ref ? p.hv - ref : ref - p.hv);
+    });
+  }
+
+  /** The guest's state at real time t, nothing having changed below it since the last commit. */
+  advanceTo(t: bigint): void {
+    if (this.committed && this.committed.t === t) return;
+    this.commit(this.view(t));
+  }
+
+  /** The guest's clocks now (a printk's stamp, a measurement). */
+  now(): View {
+    const t = this.port.now();
+    if (this.committed?.t === t) return this.committed;
+    return this.view(t);
+  }
+
+  // ---- host events -------------------------------------------------------------------------------------
+
+  /**
+   * Something below the guest changed at real time t (a page, an offset, which vCPUs run): judge the step
+   * its clocks took, let the guest react the way its code would, and find when its timers fire now.
+   */
+  boundary(): void {
+    if (!this.booted) return;
+    const t = this.port.now();
+    const before = this.committed!;
+    let after = this.view(t);
+    let changed = false;
+    const n = after.points.length;
+    for (let i = 0; i < n; i++) {
+      const a = before.points[i], b = after.points[i];
+      if (!a !== !b) { changed = true; if (b && !a) this.softPending.add(i); continue; }
+      if (!a || !b) continue;
+      if (a.kvmclock !== b.kvmclock || a.tsc !== b.tsc || a.stable !== b.stable || a.schedClock !== b.schedClock) {
+        changed = true;
+        if (b.schedClock - a.schedClock > 1_000_000_000n || b.schedClock < a.schedClock) this.softPending.add(i);
+      }
+      if (after.stopped[i]) changed = true;
+    }
+    if (!changed && after.tickCpu === before.tickCpu) { this.planTimers(); return; }
+    // the tick CPU's clocksource stepped: its next tick comes on its own, jiffies first (the wrapped ktime);
+    // with the tick held the view does not tick: take the reads, keep the timekeeper as it was
+    const tc = after.tickCpu, bc = before.tickCpu;
+    if (tc >= 0 && (bc < 0 || before.cs[tc] === undefined || after.cs[tc] !== before.cs[tc])) {
+      this.tickHeld = true;
+      after = this.view(t);
+    }
+    this.commit(after);
+    this.consumeGuestStopped(after);
+    this.updateRcuHolders();
+    this.wdUnsettled = this.online.filter(Boolean).length + 1;
+    this.planTimers();
+  }
+
+  /** pvclock_touch_watchdogs() where a vCPU's page shows PVCLOCK_GUEST_STOPPED: its first read consumes it. */
+  private consumeGuestStopped(v: View): void {
+    v.stopped.forEach((s, i) => {
+      if (!s || !v.points[i]) return;
+      this.port.clearGuestStopped(i);
+      touchSoftlockupWatchdog(this.soft, i);
+      clocksourceTouchWatchdog(this.wd);
+      rcuCpuStallReset(this.rcu);
+      resetHungTaskDetector(this.hung);
+    });
+  }
+
+  /**
+   * The CPUs that cannot pass a quiescent state: online (or in bring-up) and not run, or in bring-up -- and those
+   * that run again but have not ticked yet (a CPU passes its quiescent state at its first tick).
+   */
+  private updateRcuHolders(ticked: ReadonlySet<number> = new Set()): void {
+    const holders = new Set<number>();
+    this.online.forEach((on, i) => { if (on && !this.port.running(i)) holders.add(i); });
+    if (this.bringingUp !== null) holders.add(this.bringingUp);
+    // holders that run again keep the grace period until their first tick
+    for (const h of this.rcu.holders) if (!holders.has(h) && !ticked.has(h) && this.online[h] && this.port.running(h)) this.rcuFirstTick.add(h);
+    for (const c of this.rcuFirstTick) { if (this.online[c] && this.port.running(c)) holders.add(c); else this.rcuFirstTick.delete(c); }
+    rcuHolders(this.rcu, holders, this.tk.jiffies);
+  }
+
+  /** Holders that run again, until their first tick (see updateRcuHolders). */
+  private readonly rcuFirstTick = new Set<number>();
+
+  /**
+   * The first tick of CPUs that run again after holding the grace period: check_cpu_stall() runs there before the
+   * quiescent state is reported, so a CPU whose own bit is still set once jiffies reach jiffies_stall reports a
+   * self-detected stall (the tick CPU first: its tick brought jiffies up to date; the report re-arms the check).
+   */
+  private rcuFirstTicks(): void {
+    const tc = this.tickCpu();
+    const cpus = [...this.rcuFirstTick].filter((c) => this.ticking(c)).sort((a, b) => (a === tc ? -1 : b === tc ? 1 : a - b));
+    const ticked = new Set(cpus);
+    for (const c of cpus) {
+      const r = checkSelfStall(this.rcu, c, this.tk.jiffies);
+      if (r) {
+        const rcu = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched' : 'INFO: rcu_sched';
+        this.printkAt(c, `${rcu} self-detected stall on CPU { ${c}}  (t=${r.t} jiffies)`);
+        this.port.anomaly({ type: 'rcu-stall', t: this.port.now(), vcpu: c, size: r.t * this.tickNs, unit: 'ns', reason: 'self-detected' });
+      }
+      this.rcuFirstTick.delete(c);
+    }
+    this.updateRcuHolders(ticked);
+  }
+
+  // ---- timers ------------------------------------------------------------------------------------------
+
+  private horizon = 0n;
+
+  /** The real time of the guest's next timer that can change something, before `horizon` (null: none). */
+  nextTimer(horizon: bigint): bigint | null {
+    if (horizon !== this.horizon) { this.horizon = horizon; this.planTimers(); }
+    return this.timers.length ? this.timers[0].t : null;
+  }
+
+  /** The smallest real time in [lo, hi] at which pred holds of the guest's view (pred monotone in t), or null. */
+  firstTime(lo: bigint, hi: bigint, pred: (v: View) => boolean): bigint | null {
+    return firstTime(lo, hi, (t) => pred(this.view(t)));
+  }
+
+  private planTimers(): void {
+    this.timers = [];
+    if (!this.booted || !this.committed) return;
+    const now = this.committed.t, hi = this.horizon;
+    if (hi <= now) return;
+    const add = (t: bigint | null, kind: TimerKind, cpu = -1) => { if (t !== null && t <= hi) this.timers.push({ t, kind, cpu }); };
+    const tc = this.tickCpu();
+    if (this.tickHeld && tc >= 0) add(now - (now % this.tickNs) + this.tickNs, 'tick', tc);
+    if (tc >= 0 && !this.tickHeld) {
+      // soft lockup: the next firing of each CPU that resumed or whose clock stepped
+      for (const cpu of this.softPending) {
+        if (!this.ticking(cpu)) continue;
+        const e = this.soft.nextExpiry[cpu];
+        add(this.firstTime(now, hi, (v) => (v.points[cpu]?.monotonic ?? 0n) >= e), 'soft', cpu);
+      }
+      const j = rcuNextReportJiffies(this.rcu);
+      if (j !== null && this.detector() >= 0) add(this.firstTime(now + 1n, hi, (v) => v.tk.jiffies >= j), 'rcu');
+      if (this.rcuFirstTick.size) add(now - (now % this.tickNs) + this.tickNs, 'rcu-self');
+      const h = nextHungTaskCheck(this.hung);
+      if (h !== null && this.rcu.gpStart !== null) add(this.firstTime(now + 1n, hi, (v) => v.tk.jiffies >= h), 'hung');
+      if (this.wd.on && this.wdUnsettled > 0) {
+        const wj = this.wd.nextJiffies;
+        add(this.firstTime(now + 1n, hi, (v) => v.tk.jiffies >= wj), 'wd');
+      }
+    }
+    if (this.ntpTarget) add(this.ntpTarget.since + NTP_SETTLE_NS, 'ntp');
+    this.timers.sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : 0));
+  }
+
+  /** The CPU that reports an RCU stall: the tick CPU unless it holds the grace period, else the first one running. */
+  private detector(): number {
+    const tc = this.tickCpu();
+    if (tc >= 0 && !this.rcu.holders.has(tc)) return tc;
+    return this.online.findIndex((_, i) => this.ticking(i) && !this.rcu.holders.has(i));
+  }
+
+  /** Runs the earliest timer (at the machine's now, which the caller set to its time). */
+  fireTimer(): void {
+    const timer = this.timers.shift();
+    if (!timer) return;
+    const t = this.port.now();
+    switch (timer.kind) {
+      case 'tick': {
+        // the held tick: jiffies from ktime_get() before the accumulation, then update_wall_time()
+        const v = this.view(t);
+        this.tickHeld = false;
+        tick(this.tk, v.cs[timer.cpu]);
+        this.lastTickAt = t - (t % this.tickNs);
+        this.commit({ ...this.view(t) });
+        this.rcuCheck();
+        this.hungCheck();
+        break;
+      }
+      case 'soft': {
+        this.advanceTo(t);
+        const v = this.committed!, p = v.points[timer.cpu];
+        this.softPending.delete(timer.cpu);
+        if (!p) break;
+        const stuck = watchdogTimerFn(this.soft, timer.cpu, p.monotonic, p.schedClock, v.stopped[timer.cpu]);
+        if (stuck !== null) {
+          this.printkAt(timer.cpu, `BUG: soft lockup - CPU#${timer.cpu} stuck for ${stuck}s! [swapper/${timer.cpu}:0]`);
+          this.port.anomaly({ type: 'soft-lockup', t, vcpu: timer.cpu, size: stuck, unit: 'units' });
+        }
+        break;
+      }
+      case 'rcu': this.advanceTo(t); this.rcuCheck(); break;
+      case 'rcu-self': this.advanceTo(t); this.rcuFirstTicks(); break;
+      case 'hung': this.advanceTo(t); this.hungCheck(); break;
+      case 'wd': this.advanceTo(t); this.watchdogRoundNow(); break;
+      case 'ntp': this.advanceTo(t); this.ntpTrack(t); break;
+    }
+    this.planTimers();
+  }
+
+  private rcuCheck(): void {
+    const d = this.detector();
+    if (d < 0) return;
+    const r = checkCpuStall(this.rcu, this.tk.jiffies);
+    if (!r) return;
+    const rcu = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched' : 'INFO: rcu_sched';
+    this.printkAt(d, `${rcu} detected stalls on CPUs/tasks: { ${r.holders.join(' ')}} (detected by ${d}, t=${r.t} jiffies)`);
+    for (const h of r.holders) {
+      this.port.anomaly({ type: 'rcu-stall', t: this.port.now(), vcpu: h, size: (r.t * this.tickNs), unit: 'ns', reason: `detected by ${d}` });
+    }
+  }
+
+  private hungCheck(): void {
+    const waited = checkHungTasks(this.hung, this.tk.jiffies, this.rcu.gpStart);
+    if (waited === null) return;
+    const cpu = Math.max(this.tickCpu(), 0);
+    this.printkAt(cpu, `INFO: task kworker/${cpu}:1:${100 + cpu} blocked for more than ${this.spec.hungTaskTimeout} seconds.`);
+    this.port.anomaly({ type: 'hung-task', t: this.port.now(), vcpu: cpu, size: waited * this.tickNs, unit: 'ns' });
+  }
+
+  // ---- the clocksource watchdog ----------------------------------------------------------------------
+
+  /** Rounds the guest need not look at one by one: the rotation moves on; the last values are now's. */
+  private advanceWatchdog(v: View): void {
+    if (!this.wd.on || this.wdUnsettled > 0 || v.tk.jiffies < this.wd.nextJiffies) return;
+    const rounds = (v.tk.jiffies - this.wd.nextJiffies) / this.wd.intervalJiffies + 1n;
+    this.wd.nextJiffies += rounds * this.wd.intervalJiffies;
+    const cpu = this.wd.form === 'boot-cpu' ? 0 : this.rotate(this.wd.cpu, Number((rounds - 1n) % BigInt(Math.max(1, this.online.filter(Boolean).length))));
+    const p = v.points[cpu];
+    if (p && p.kvmclock !== null && this.wd.csLast !== null) { this.wd.csLast = p.tsc; this.wd.wdLast = p.kvmclock; }
+    this.wd.cpu = this.rotate(cpu, 1);
+  }
+
+  /** The online CPU `steps` after cpu in the rotation (cpumask_next wrapping). */
+  private rotate(cpu: number, steps: number): number {
+    const n = this.online.length;
+    let c = cpu;
+    for (let s = 0; s < steps; s++) {
+      for (let k = 1; k <= n; k++) { const x = (c + k) % n; if (this.online[x]) { c = x; break; } }
+    }
+    return c;
+  }
+
+  private watchdogRoundNow(): void {
+    const v = this.committed!;
+    const boot = this.wd.form === 'boot-cpu';
+    const cpu = boot ? 0 : this.wd.cpu;
+    const p = v.points[cpu], b = v.points[0];
+    this.wd.nextJiffies += this.wd.intervalJiffies;
+    this.wdUnsettled--;
+    if (!p || p.kvmclock === null || !b || b.kvmclock === null) { this.wd.cpu = this.rotate(cpu, 1); return; }
+    const other = boot ? this.rotate(this.wd.cpu === 0 ? 0 : this.wd.cpu - 1, 1) : cpu;
+    const verdict = watchdogRound(this.wd, { cpu, wd: p.kvmclock, cs: p.tsc, bootWd: b.kvmclock, bootCs: b.tsc,
+      otherCs: boot && other !== 0 ? v.points[other]?.tsc ?? null : null, logStyle: this.spec.logStyle });
+    this.wd.cpu = this.rotate(boot ? other : cpu, boot ? 0 : 1);
+    if (boot) this.wd.cpu = other;
+    if (verdict) {
+      for (const line of verdict.lines) this.printkAt(cpu, line);
+      this.markTscUnstable('clocksource watchdog');
+    }
+  }
+
+  private startWatchdog(): void {
+    // kvm-clock (no CLOCK_SOURCE_MUST_VERIFY) watches tsc while tsc is a candidate and not trusted (tsc=reliable)
+    const on = this.spec.kvmclock && !this.xen && !this.tscUnstable && !this.spec.tscReliable;
+    Object.assign(this.wd, {
+      on, csLast: null, nextJiffies: this.tk.jiffies + this.wd.intervalJiffies, cpu: 0,
+      marginNs: watchdogMargin(this.spec.logStyle, this.tscReg.uncertaintyMargin, this.kvmReg.uncertaintyMargin),
+      tscMult: BigInt(this.tscReg.mult), tscShift: BigInt(this.tscReg.shift), tscKhz: BigInt(this.tscKhz),
+    });
+    this.wdUnsettled = this.online.filter(Boolean).length + 1;
+  }
+
+  // ---- printk --------------------------------------------------------------------------------------------
+
+  /** printk on `vcpu`, stamped with its local_clock() now. */
+  printk(vcpu: number, text: string): void {
+    const p = this.now().points[vcpu];
+    this.port.log({ t: this.port.now(), source: 'guest', vcpu, stamp: p?.schedClock ?? 0n, text });
+  }
+  private printkAt(vcpu: number, text: string): void { this.printk(vcpu, text); }
+
+  /**
+   * kvm_register_clock(txt) on `cpu`, after its MSR_KVM_SYSTEM_TIME_NEW write: "kvm-clock: cpu N, msr H:L, txt"
+   * (3.x prints the halves of pa | 1) or "msr %llx" (4.x-5.x); later kernels say nothing.
+   */
+  kvmRegisterClock(cpu: number, txt: string): void {
+    if (this.spec.logStyle === '6.x') return;
+    const pa = (this.spec.kvmclockPa + BigInt(cpu) * 64n) | 1n;
+    const msr = this.spec.logStyle === '3.x' ? `${(pa >> 32n).toString(16)}:${(pa & 0xFFFFFFFFn).toString(16)}` : pa.toString(16);
+    this.printk(cpu, `kvm-clock: cpu ${cpu}, msr ${msr}, ${txt}`);
+  }
+
+  // ---- boot and clocksources -----------------------------------------------------------------------------
+
+  /** Boot on vCPU 0 after kvmclock is enabled: clocksources, sched_clock, the timekeeper, the detectors. */
+  boot(): void {
+    const { k } = this;
+    const n = this.port.vcpuCount();
+    this.online = Array.from({ length: n }, () => true);
+    const t = this.port.now();
+    // a provisional timekeeper, so that the first reads can be taken: jiffies start at INITIAL_JIFFIES
+    this.tk = newTimekeeper({ cs: 'kvm-clock', mult: 1 << 23, shift: 23, mask: MASK64, maxRaw: this.spec.maxRawDelta,
+      cycles: 0n, monotonic: 0n, tickNs: this.tickNs, jiffies: (1n << 32n) - 300n * BigInt(this.spec.hz) });
+    this.tickHeld = true; // no tick until the timekeeper is set up below
+    if (this.xen) {
+      // printk before sched_clock_init(): sched_clock_cpu() returns 0
+      this.port.log({ t, source: 'guest', vcpu: 0, stamp: 0n, text: `Linux version ${this.spec.kernel} (Xen PV guest)` });
+    }
+    const r0 = this.view(t).points[0]!;
+    if (this.pv) {
+      // until the clocksource is chosen, CLOCK_MONOTONIC runs on the pvclock from its boot value
+      this.tk = newTimekeeper({ ...this.tk, mult: 1 << 23, shift: 23, mask: MASK64, maxRaw: this.spec.maxRawDelta, tickNs: this.tickNs,
+        cycles: r0.kvmclock!, monotonic: this.xen ? 0n : r0.kvmclock! });
+    }
+    if (this.xen) {
+      // the xen clocksource (NOW(): host uptime), and xen_sched_clock in the form this kernel has
+      this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
+      this.kvmclockRating = 400;
+      this.schedMode = 'kvmclock';
+      this.schedOffset = this.spec.xenSchedClock === 'xen-clock' ? 0n : r0.kvmclock!;
+      this.schedStable = this.spec.schedClockStable ?? this.xenNonstopTsc;
+      this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
+      this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
+    } else if (this.spec.kvmclock) {
+      this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
+      this.kvmclockRating = this.spec.invariantTsc ? 299 : 400;
+      this.schedMode = 'kvmclock';
+      this.schedOffset = r0.kvmclock!;
+      this.schedStable = this.spec.schedClockStable ?? (this.spec.stableBit && r0.stable);
+      this.kvmRegisterClock(0, 'primary cpu clock');
+      this.printk(0, `kvm-clock: using sched offset of ${this.schedOffset} cycles`);
+      this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
+      this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
+    } else {
+      // no pvclock page to take it from: calibrated against a timer that runs in real time
+      this.tscKhz = this.port.calibrateTscKhz();
+    }
+    this.printk(0, `tsc: Detected ${Math.trunc(this.tscKhz / 1000)}.${String(this.tscKhz % 1000).padStart(3, '0')} MHz processor`);
+    const tscReg = k.clocksourceRegisterKhz(this.tscKhz, MASK64);
+    this.tscReg = tscReg;
+    if (!this.spec.kvmclock) {
+      // native sched_clock: cyc2ns from clocks_calc_mult_shift(khz, NSEC_PER_MSEC, 0), starting at 0 here
+      const { mult, shift } = k.clocksCalcMultShift(this.tscKhz, 1_000_000, 0);
+      this.schedMode = 'tsc';
+      this.schedMul = mult;
+      this.schedShift = shift;
+      this.schedOffset = u64(-((r0.tsc * BigInt(mult)) >> BigInt(shift)));
+      this.schedStable = this.spec.schedClockStable ?? this.spec.invariantTsc;
+    }
+    this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
+    this.selectClocksource(true);
+    this.ntpTrack(t, true);
+    this.booted = true;
+    const v = this.view(t);
+    for (let i = 0; i < n; i++) softlockupStart(this.soft, i, v.points[i]?.monotonic ?? 0n, v.points[i]?.schedClock ?? 0n);
+    this.startWatchdog();
+    this.commit(v);
+    this.updateRcuHolders();
+  }
+
+  /** clocksource_select(): the highest rating wins; the timekeeper re-anchors on the new one. */
+  selectClocksource(boot = false): void {
+    const want: 'kvm-clock' | 'tsc' = this.pv && this.kvmclockRating > (this.tscUnstable ? 0 : this.tscRating) ? 'kvm-clock' : 'tsc';
+    if (!boot && want === this.clocksource) return;
+    const t = this.port.now();
+    const v = boot ? null : this.now();
+    const reg = want === 'tsc' ? this.tscReg : this.kvmReg;
+    if (boot) {
+      // CLOCK_MONOTONIC starts at the boot clock (kvmclock ~0 at VM creation; Xen's NOW() is host uptime: 0)
+      const r = this.view(t).points[0]!;
+      this.clocksource = want;
+      const mono = this.xen ? 0n : r.kvmclock ?? 0n;
+      this.tk = newTimekeeper({ cs: want, mult: this.tkMult(reg, want), shift: reg.shift, mask: MASK64, maxRaw: this.spec.maxRawDelta,
+        cycles: want === 'tsc' ? r.tsc : r.kvmclock ?? 0n, monotonic: mono, tickNs: this.tickNs, jiffies: this.tk.jiffies });
+      this.tickHeld = false;
+      this.lastTickAt = t - (t % this.tickNs);
+    } else {
+      // change_clocksource(): accumulate the old one up to now, then read on with the new one
+      this.advanceTo(t);
+      this.clocksource = want;
+      const p = v!.points[Math.max(v!.tickCpu, 0)]!;
+      reanchor(this.tk, { monotonic: p.monotonic, cs: want, csValue: want === 'tsc' ? p.tsc : p.kvmclock!, mult: this.tkMult(reg, want), shift: reg.shift });
+      this.lastTickAt = t;
+      this.committed = null;
+      this.commit(this.view(t));
+    }
+    const name = want === 'tsc' ? 'tsc' : this.xen ? 'xen' : 'kvm-clock';
+    this.printk(0, `clocksource: Switched to clocksource ${name}`);
+  }
+
+  /** tk->mult: the clocksource's, with a converged NTP daemon's frequency correction when the guest runs one. */
+  private tkMult(reg: { mult: number }, cs: 'kvm-clock' | 'tsc'): number {
+    if (!this.spec.ntp) return reg.mult;
+    const ppb = this.ntpTarget === null ? this.port.clocksourceDriftPpb(cs) : this.ntpPpb;
+    const den = 1_000_000_000n + ppb;
+    return Number((BigInt(reg.mult) * 1_000_000_000n + den / 2n) / den);
+  }
+
+  /**
+   * The NTP daemon follows a new clocksource rate only once it has lasted NTP_SETTLE_NS (its frequency loop
+   * takes hours); at boot it starts from its drift file. A new correction re-anchors the timekeeper.
+   */
+  ntpTrack(t: bigint, boot = false): void {
+    if (!this.spec.ntp) return;
+    const ppb = this.port.clocksourceDriftPpb(this.clocksource);
+    if (ppb === this.ntpPpb) { this.ntpTarget = null; return; }
+    if (this.ntpTarget?.ppb !== ppb) this.ntpTarget = { ppb, since: t };
+    if (!boot && t - this.ntpTarget.since < NTP_SETTLE_NS) return;
+    this.ntpPpb = ppb;
+    this.ntpTarget = null;
+    if (boot) return;
+    this.advanceTo(t);
+    const v = this.committed!, tc = Math.max(v.tickCpu, 0);
+    const reg = this.clocksource === 'tsc' ? this.tscReg : this.kvmReg;
+    reanchor(this.tk, { monotonic: ktimeGet(this.tk, v.cs[tc]), csValue: v.cs[tc], mult: this.tkMult(reg, this.clocksource) });
+    this.lastTickAt = t;
+    this.committed = null;
+    this.commit(this.view(t));
+  }
+
+  /** After each host event: the NTP daemon looks at its clock's rate (a change starts its settling). */
+  ntpNotice(t: bigint): void {
+    if (!this.spec.ntp) return;
+    const ppb = this.port.clocksourceDriftPpb(this.clocksource);
+    if (ppb === this.ntpPpb) { this.ntpTarget = null; return; }
+    if (this.ntpTarget?.ppb !== ppb) this.ntpTarget = { ppb, since: t };
+  }
+
+  /** mark_tsc_unstable(reason). */
+  markTscUnstable(reason: string): void {
+    if (this.tscUnstable) return;
+    this.tscUnstable = true;
+    this.wd.on = false;
+    this.printk(0, `tsc: Marking TSC unstable due to ${reason}`);
+    this.port.anomaly({ type: 'tsc-unstable', t: this.port.now(), size: 0n, unit: 'ns', reason });
+    if (this.schedMode === 'tsc' && this.schedStable) {
+      this.schedStable = false;
+      this.printk(0, 'sched_clock: Marking unstable');
+    }
+    this.selectClocksource();
+  }
+
+  /**
+   * A Xen PV guest resumes after save/restore or migration: pvclock_resume() (last_value = 0), timekeeping resumes
+   * on the new clock (CLOCK_MONOTONIC goes on from where it was), and xen_sched_clock in its form: the offset form
+   * continues where it was, the runstate form restarts with the new domain's vCPUs, NOW() jumps.
+   */
+  xenResume(before: { kvmclock: bigint; monotonic: bigint }): void {
+    const t = this.port.now();
+    this.lastValue = 0n;
+    const v = this.view(t);
+    const k0 = v.points[0]!.kvmclock!;
+    // timekeeping_resume(): xtime as suspend left it (CLOCK_MONOTONIC at the freeze), cycle_last from the new clock
+    if (this.clocksource !== 'tsc') { reanchor(this.tk, { monotonic: before.monotonic, csValue: k0 }); this.lastTickAt = t; }
+    if (this.spec.xenSchedClock === 'xen-clock-offset') this.schedOffset = k0 - (before.kvmclock - this.schedOffset);
+    else if (this.spec.xenSchedClock === 'runstate') this.schedOffset = k0;
+    // NOW() is the new host's uptime: the kernel re-bases across the restore, so the raw clock's step is not a jump
+    // the guest promises to hide (sched_clock and CLOCK_MONOTONIC stay judged)
+    v.points.forEach((p, i) => { if (p?.kvmclock != null) this.observer.rebase(i, 'kvmclock', p.kvmclock); });
+    // timekeeping_resume() touches the soft-lockup watchdog of the CPU that resumes (the boot CPU); the others'
+    // next firings judge their clocks' step
+    touchSoftlockupWatchdog(this.soft, 0);
+    v.points.forEach((p, i) => { if (p && i !== 0) this.softPending.add(i); });
+    this.committed = null;
+    this.commit(this.view(t));
+    this.planTimers();
+  }
+
+  // ---- CPU hot-add ----------------------------------------------------------------------------------------
+
+  /** A vCPU comes online: start_secondary's clock registration, check_tsc_sync_target, then online. */
+  bringUp(cpu: number, kvmclock: () => void): void {
+    this.online[cpu] = false;
+    this.bringingUp = cpu;
+    this.observer.forget(cpu);
+    this.updateRcuHolders();
+    this.boundary();
+    if (this.spec.kvmclock) {
+      kvmclock(); // MSR_KVM_SYSTEM_TIME_NEW on it: a global clock update
+      this.boundary();
+      this.kvmRegisterClock(cpu, 'secondary cpu clock');
+    }
+    checkTscSyncTarget(this, cpu);
+    this.bringingUp = null;
+    this.online[cpu] = true;
+    const v = this.now();
+    softlockupStart(this.soft, cpu, v.points[cpu]?.monotonic ?? 0n, v.points[cpu]?.schedClock ?? 0n);
+    this.updateRcuHolders();
+    this.boundary();
+  }
+
+  /** Cycles the guest's own TSC runs in ns at its tsc_khz (for messages). */
+  cyclesToNs(cycles: bigint): bigint {
+    return nsOf(cycles, this.tscKhz || 1);
+  }
+}
