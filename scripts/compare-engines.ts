@@ -43,6 +43,47 @@ export function compare(a: RunResult, b: RunResult): Diff {
 /** The kinds of anomaly a run found (type, clock, across): what a user acts on. */
 const kinds = (r: RunResult) => [...new Set(r.anomalies.map((x) => `${x.type}${x.clock ? `/${x.clock}` : ''}${x.across ? ' across' : ''}`))].sort();
 const typesOnly = flag('--types');
+const unexplained: string[] = [];
+const big = 1n << 62n;
+
+/**
+ * Why a kind of anomaly is in one run and not the other, where a rule of thumb can tell (--types): the mechanisms
+ * the closing note of issue 12 describes. '?' is left to be read by hand (--verbose, scripts/cmpfile).
+ */
+function explain(s: Scenario, a: RunResult, b: RunResult, k: string): string {
+  const [sign, kind] = [k[0], k.slice(1)];
+  const of = (r: RunResult) => r.anomalies.filter((x) => `${x.type}${x.clock ? `/${x.clock}` : ''}${x.across ? ' across' : ''}` === kind);
+  const n = BigInt(s.vm.vcpus), stagger = s.observe.period / (n > 1n ? n : 1n);
+  const mine = of(sign === '+' ? b : a), other = sign === '+' ? a : b;
+  const max = mine.reduce((m, x) => (x.size > m ? x.size : m), 0n);
+  if (sign === '-' && mine.some((x) => x.size >= big)) return 'legacy: a wrapped u64 (its Wasm timekeeper had no max_raw_delta)';
+  if (sign === '+' && kind.endsWith(' across') && max < stagger) return 'same instant: legacy read vCPUs period/n apart';
+  if (sign === '+' && kind.startsWith('time-backwards') && max < s.observe.period) return 'a step back smaller than a read period (legacy read 10 ms later)';
+  if (sign === '+' && kind === 'time-backwards/tsc') return 'the TSC step at the event itself';
+  if (kind === 'soft-lockup' || kind === 'rcu-stall' || kind === 'hung-task') {
+    const frozen = b.anomalies.some((x) => x.type === 'time-stall' && x.clock === 'monotonic');
+    if (sign === '-' && frozen) return 'CLOCK_MONOTONIC stood still: hrtimers and jiffies timers did not fire';
+    if (sign === '-' && kind === 'rcu-stall') return 'grace period: later stalls join the next one; one self-detected report';
+    if (sign === '+' && kind === 'rcu-stall' && b.anomalies.some((x) => x.type === 'rcu-stall' && x.reason === 'self-detected')) return 'self-detected at the first tick after a whole-VM stall';
+    return 'hrtimer firing: touch_ts from the last firing before the stall';
+  }
+  if (kind.startsWith('time-jump') && other.anomalies.some((x) => x.type === 'time-jump' && x.size >= big)) return 'legacy wrapped where the new engine steps';
+  if (a.anomalies.some((x) => x.size >= big && x.clock !== 'tsc' && x.type !== 'tsc-warp')) return 'legacy: a wrapped u64 elsewhere in the run (no max_raw_delta)';
+  if (kind === 'tsc-unstable' && sign === '-' && a.log.some((l) => /wd_nsec: 0$/.test(l.text))) return 'legacy\'s watchdog ran on a clock standing still (its timer is jiffies-based: it does not fire)';
+  // a guest on the TSC alone (no kvm-clock; no HPET or ACPI PM timer modelled) whose CPUs' TSCs came apart (a warp,
+  // an unstable host): CLOCK_MONOTONIC and sched_clock differ per CPU, which the new engine reads at one instant
+  const apart = (r: RunResult) => r.anomalies.some((x) => x.type === 'tsc-warp' || x.type === 'tsc-unstable' || (x.type === 'time-backwards' && x.clock === 'tsc'));
+  const onTsc = !s.vm.guest.kvmclock || s.vm.guest.invariantTsc; // kvm-clock's rating drops to 299 under tsc's 300
+  if (onTsc && (apart(b) || s.hosts.some((h) => !h.tscStable) || s.events.some((e) => e.do === 'hot-add'))) return 'TSC clocksource with the CPUs\' TSCs apart';
+  if (kind.startsWith('time-stall/monotonic') && sign === '+') return 'max_raw_delta: a clock behind cycle_last reads a delta of 0';
+  if (kind === 'time-backwards/monotonic' && sign === '-' && b.anomalies.some((x) => x.type === 'time-stall' && x.clock === 'monotonic')) {
+    return 'max_raw_delta: CLOCK_MONOTONIC stands still where the clocksource steps back';
+  }
+  if (kind === 'tsc-unstable' && sign === '+' && b.log.some((l) => /timekeeping watchdog on CPU[1-9]/.test(l.text))) {
+    return 'the watchdog goes round the CPUs: a TSC offset between them is skew';
+  }
+  return '?';
+}
 const tally = new Map<string, number>();
 
 function one(name: string, s: Scenario): boolean {
@@ -52,7 +93,11 @@ function one(name: string, s: Scenario): boolean {
   if (typesOnly) {
     const ka = kinds(a), kb = kinds(b);
     const only = [...ka.filter((k) => !kb.includes(k)).map((k) => `-${k}`), ...kb.filter((k) => !ka.includes(k)).map((k) => `+${k}`)];
-    for (const k of only) tally.set(k, (tally.get(k) ?? 0) + 1);
+    for (const k of only) {
+      const why = explain(s, a, b, k);
+      tally.set(`${k}  [${why}]`, (tally.get(`${k}  [${why}]`) ?? 0) + 1);
+      if (why === '?' && unexplained.length < 40) unexplained.push(`${name} ${k}`);
+    }
     if (only.length && verbose) console.log(`== ${name}: ${only.join(' ')}`);
     return only.length === 0;
   }
@@ -89,4 +134,5 @@ if (gen) {
   });
 }
 if (typesOnly) for (const [k, n] of [...tally].sort((x, y) => y[1] - x[1])) console.log(`${String(n).padStart(5)}  ${k}`);
+if (unexplained.length) console.log(`by hand:\n  ${unexplained.join('\n  ')}`);
 console.log(`${same} of ${total} the same${typesOnly ? ' (kinds of anomaly)' : ''}`);

@@ -135,8 +135,8 @@ export class Observer {
     if (adv + CROSS_MIN < elapsed && (elapsed - adv) * this.period > slack * elapsed) { this.openStall(key, t0, t1, elapsed - adv); return; }
     this.closeStall(key, v, clock);
     if (adv > elapsed + CROSS_MIN && (adv - elapsed) * this.period > slack * elapsed) {
-      // a clock running fast: its gain per period, over the periods it covers
-      const perPeriod = ((adv - elapsed) * this.period) / elapsed;
+      // a clock running fast: its gain per period, over the periods it covers (over less than a period: the gain)
+      const perPeriod = elapsed >= this.period ? ((adv - elapsed) * this.period) / elapsed : adv - elapsed;
       const n = Number(elapsed / this.period > 1n ? elapsed / this.period : 1n);
       this.record('time-jump', t0 + (this.period < elapsed ? this.period : elapsed), v, clock, perPeriod, false, n, t1);
     }

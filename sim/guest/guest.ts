@@ -591,8 +591,11 @@ export class Guest {
       // change_clocksource(): accumulate the old one up to now, then read on with the new one
       this.advanceTo(t);
       this.clocksource = want;
-      const p = v!.points[Math.max(v!.tickCpu, 0)]!;
-      reanchor(this.tk, { monotonic: p.monotonic, cs: want, csValue: want === 'tsc' ? p.tsc : p.kvmclock!, mult: this.tkMult(reg, want), shift: reg.shift });
+      // on the CPU that switches: the tick CPU, else any that runs (the state is the same on all, only the reads differ)
+      const i = v!.tickCpu >= 0 ? v!.tickCpu : Math.max(v!.points.findIndex(Boolean), 0);
+      const raw = this.port.readAll(t), rawKvm = raw[3 * i + 1];
+      const csValue = want === 'tsc' ? raw[3 * i] : rawKvm > v!.lastValue ? rawKvm : v!.lastValue;
+      reanchor(this.tk, { monotonic: ktimeGet(v!.tk, v!.cs[i]), cs: want, csValue, mult: this.tkMult(reg, want), shift: reg.shift });
       this.lastTickAt = t;
       this.committed = null;
       this.commit(this.view(t));
