@@ -33,8 +33,6 @@ export function freeU64(ptr: usize): void {
   heap.free(ptr);
 }
 
-/** The simulation's vCPU and guest tables and its anomaly records (see observe.ts). */
-export const simVcpus = memory.data(64 * 256, 16);
-export const simGuest = memory.data(512, 16);
-export const SIM_ANOMALY_CAP: i32 = 4096;
-export const simAnomalies = memory.data(SIM_ANOMALY_CAP * 56, 16);
+/** The simulation's vCPU table and where a reading of all of them goes (see vcpu.ts). */
+export const vcpus = memory.data(64 * 96, 16);
+export const vcpuReads = memory.data(64 * 24, 16);

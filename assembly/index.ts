@@ -32,10 +32,8 @@ export function pvPagePtr(): usize { return buffers.pvPage; }
 export function pvPagesPtr(): usize { return buffers.pvPages; }
 export function pvPagesMax(): i32 { return buffers.PV_PAGES_MAX; }
 export function simd(): bool { return ASC_FEATURE_SIMD; }
-export function simVcpusPtr(): usize { return buffers.simVcpus; }
-export function simGuestPtr(): usize { return buffers.simGuest; }
-export function simAnomaliesPtr(): usize { return buffers.simAnomalies; }
-export function simAnomalyCap(): i32 { return buffers.SIM_ANOMALY_CAP; }
+export function vcpusPtr(): usize { return buffers.vcpus; }
+export function vcpuReadsPtr(): usize { return buffers.vcpuReads; }
 
 export function mulU64U32Shr(a: u64, mul: u32, shift: u32): u64 { return wide.mulU64U32Shr(a, mul, shift); }
 export function mulU64U64Shr(a: u64, b: u64, shift: u32): u64 { return wide.mulU64U64Shr(a, b, shift); }
@@ -87,4 +85,4 @@ export function perfTscToNs(cyc: u64, timeZero: u64, timeMult: u32, timeShift: u
   return perf.perfTscToNs(cyc, timeZero, timeMult, timeShift);
 }
 
-export { observe, obsRead, obsResetTick, obsFlush, obsGuestTsc, evReadAll } from "./observe";
+export { vcpuReadAll, vcpuReadOne, vcpuMaxPvclock } from "./vcpu";

@@ -22,7 +22,7 @@ export { SampleBuffer, type Samples } from './batch.js';
 export type { WarpCpu, CheckTscWarpOptions, CheckTscWarpResult } from './warp.js';
 export { SWEEP_KINDS, type SweepKind, type SweepResult } from './sweep.js';
 export { U64_MAX, S64_MIN, S64_MAX } from './check.js';
-export type { SimVcpuState, SimGuestState, SimRecord, SimReading, SimAnomalyKind, SimClock } from './sim.js';
+export type { SimVcpuState } from './sim.js';
 
 /** The default kernel instance. */
 export const kernel = createKernel();

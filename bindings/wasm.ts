@@ -58,13 +58,10 @@ export interface KernelExports {
                    cycles: bigint, mask: bigint): void;
   checkTscWarp(cfg: number, out: number): number;
   sweep(kind: number, seed: bigint, count: number): number;
-  simVcpusPtr(): number; simGuestPtr(): number; simAnomaliesPtr(): number; simAnomalyCap(): number;
-  observe(vcpus: number, n: number, guest: number, tStart: bigint, tEnd: bigint, period: bigint, out: number, cap: number, tMin: bigint): number;
-  obsRead(vcpus: number, i: number, guest: number, t: bigint): number;
-  obsResetTick(): void;
-  obsFlush(vcpus: number, n: number, out: number, cap: number): number;
-  obsGuestTsc(vs: number, t: bigint): bigint;
-  evReadAll(vcpus: number, n: number, t: bigint, out: number): void;
+  vcpusPtr(): number; vcpuReadsPtr(): number;
+  vcpuReadAll(vcpus: number, n: number, t: bigint, out: number): void;
+  vcpuReadOne(vcpus: number, i: number, t: bigint, out: number): void;
+  vcpuMaxPvclock(vcpus: number, n: number, mask: bigint, skipStable: number, t: bigint): bigint;
   sweepFirstBad(): number;
 }
 

@@ -82,8 +82,11 @@ export class Machine implements GuestPort, VmmPort {
   now(): bigint { return this.t; }
   seed(): bigint { return this.s.seed; }
   vcpuCount(): number { return this.kvm.vcpus.length; }
-  running(i: number): boolean { return this.vmRunning && (this.kvm.vcpus[i]?.running ?? false); }
+  /** As the table says (the guest sees the machine as of the last sync: before a change is taken, the old state). */
+  running(i: number): boolean { return (this.written[i]?.[0] as boolean | undefined) ?? false; }
   readAll(t: bigint, into: bigint[] = this.raw): bigint[] { return this.k.simReadAll(this.kvm.vcpus.length, t, into); }
+  readOne(i: number, t: bigint): [bigint, bigint, bigint] { return this.k.simReadOne(i, t); }
+  maxPvclock(mask: bigint, skipStable: boolean, t: bigint): bigint { return this.k.simMaxPvclock(this.kvm.vcpus.length, mask, skipStable, t); }
   warpCpu(i: number) {
     const v = this.kvm.vcpus[i];
     return { ratio: v.ratio, offset: v.offset, skew: BigInt.asIntN(64, this.host.skew[Math.max(v.pcpu, 0)]) };
@@ -105,10 +108,11 @@ export class Machine implements GuestPort, VmmPort {
   hypervisor(): 'kvm' | 'xen' { return this.xen ? 'xen' : 'kvm'; }
   page(i: number) { return this.kvm.vcpus[i].page; }
   clearGuestStopped(i: number): void {
+    // the guest made this change itself: write the flag through, no step to judge
     this.kvm.vcpus[i].page.flags &= ~PVCLOCK_GUEST_STOPPED;
-    this.syncVcpu(i);
+    this.write(i, this.state(i));
   }
-  hvPage() { return { on: this.s.vm.guest.hypervClock, ...this.kvm.hvTscPage }; }
+  hvPage() { return this.hvWritten; }
   clocksourceDriftPpb(cs: 'kvm-clock' | 'tsc'): bigint {
     // the TSC, and kvmclock pages extrapolated from it, run at the host's tsc_khz: ahead of true time by its drift;
     // without a masterclock, pages built on the NTP-disciplined CLOCK_BOOTTIME follow true time on average
@@ -116,8 +120,10 @@ export class Machine implements GuestPort, VmmPort {
     return cs === 'kvm-clock' && onBoottime ? 0n : this.host.ntpDriftPpb;
   }
   log(line: LogLine): void { this.logLines.push(line); }
-  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count' | 'until'>>): void {
-    this.own.push({ count: 1, until: a.t, ...a });
+  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count' | 'until'>>): Anomaly {
+    const stored = { count: 1, until: a.t, ...a };
+    this.own.push(stored);
+    return stored;
   }
 
   // ---- VmmPort: what the VMM sees of the machine ------------------------------------------------------
@@ -152,22 +158,59 @@ export class Machine implements GuestPort, VmmPort {
   }
 
   // ---- the Wasm tables the guest's reads evaluate ---------------------------------------------------------
-  private syncVcpu(i: number): void {
+  /** What each vCPU's clocks depend on, as last written to the table (a change is a boundary for the guest). */
+  private written: (bigint | number | boolean)[][] = [];
+
+  /** What vCPU i's clocks depend on now, as the table would hold it. */
+  private state(i: number): (bigint | number | boolean)[] {
     const v = this.kvm.vcpus[i];
-    const line = this.host.tscLine(Math.max(v.pcpu, 0));
+    const line = this.host.tscLine(Math.max(v.pcpu, 0)), p = v.page;
+    return [v.running && this.vmRunning, v.kvmclockEnabled, line.base, line.epoch, this.host.khz, v.ratio, v.offset,
+      this.host.fracBits, p.tscTimestamp, p.systemTime, p.tscToSystemMul, p.tscShift, p.flags];
+  }
+
+  /** Something below the guest changed since the guest last looked (settle() lets it). */
+  private unsettled = true;
+  private hvWritten = { on: false, sequence: 0, scale: 0n, offset: 0n };
+
+  /**
+   * Brings the table up to date. When something below the guest changed, the guest's clocks are first taken at this
+   * instant from the table as it was (the point just before the change), so that the step is judged at one instant.
+   */
+  syncAll(): void {
+    const n = this.kvm.vcpus.length;
+    const changed: [number, (bigint | number | boolean)[]][] = [];
+    for (let i = 0; i < n; i++) {
+      const now = this.state(i), was = this.written[i];
+      let same = was !== undefined;
+      for (let j = 0; same && j < now.length; j++) if (was[j] !== now[j]) same = false;
+      if (!same) changed.push([i, now]);
+    }
+    // the Hyper-V reference page is read by the guest too (in JS: sim/guest/guest.ts hvRead)
+    const hv = this.kvm.hvTscPage, was = this.hvWritten, on = this.s.vm.guest.hypervClock;
+    const hvChanged = on !== was.on || hv.sequence !== was.sequence || hv.scale !== was.scale || hv.offset !== was.offset;
+    if (!changed.length && !hvChanged && this.written.length === n) return;
+    if (this.guest.booted) this.guest.advanceTo(this.t);
+    this.hvWritten = { on, ...hv };
+    for (const [i, now] of changed) this.write(i, now);
+    this.written.length = n;
+    this.unsettled = true;
+  }
+
+  private write(i: number, now: (bigint | number | boolean)[]): void {
+    const v = this.kvm.vcpus[i];
+    this.written[i] = now;
     this.k.simSetVcpu(i, {
-      online: this.guest.online[i] ?? false, running: v.running && this.vmRunning, kvmclock: v.kvmclockEnabled,
-      hostBase: line.base, hostEpoch: line.epoch, hostKhz: this.host.khz, ratio: v.ratio, offset: v.offset,
-      fracBits: this.host.fracBits, page: v.page,
+      kvmclock: v.kvmclockEnabled, hostBase: now[2] as bigint, hostEpoch: now[3] as bigint, hostKhz: this.host.khz,
+      ratio: v.ratio, offset: v.offset, fracBits: this.host.fracBits, page: v.page,
     });
   }
-  syncAll(): void {
-    for (let i = 0; i < this.kvm.vcpus.length; i++) this.syncVcpu(i);
-  }
-  /** After anything below the guest changed: KVM's notes, the tables, and the guest's reaction. */
+  /** After anything below the guest may have changed: KVM's notes, the table, and the guest's reaction if it did. */
   private settle(): void {
     this.drainKvm();
     this.syncAll();
+    if (!this.unsettled) return;
+    this.unsettled = false;
     this.guest.boundary();
   }
 
@@ -192,7 +235,6 @@ export class Machine implements GuestPort, VmmPort {
     }
     this.traceTo(to);
     if (to > this.t) this.t = to;
-    this.guest.advanceTo(this.t);
   }
 
   /** Trace samples on the traceEvery grid up to `to` (views are pure: nothing changes between commits). */
@@ -240,6 +282,7 @@ export class Machine implements GuestPort, VmmPort {
     this.guest.boot();
     this.drainKvm();
     this.syncAll();
+    this.unsettled = false; // boot took the guest's clocks as they are
   }
 
   private schedule(e: ScenarioEvent): void {
@@ -374,7 +417,7 @@ export class Machine implements GuestPort, VmmPort {
     while (this.queue.length && this.queue[0].t <= this.s.until) {
       const next = this.queue.shift()!;
       this.runGuestTo(next.t);
-      if (next.marker) continue;
+      if (next.marker) { this.guest.advanceTo(this.t); continue; }
       next.run();
       this.events++;
       this.settle();
@@ -382,6 +425,8 @@ export class Machine implements GuestPort, VmmPort {
       this.onProgress?.(this.t, this.s.until);
     }
     this.runGuestTo(this.s.until);
+    this.guest.advanceTo(this.s.until);
+    this.guest.finish();
     this.onProgress?.(this.s.until, this.s.until);
     this.observer.flush();
     this.measure('kvm.masterclock', this.kvm.useMasterClock ? 1n : 0n);

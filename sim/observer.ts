@@ -3,8 +3,7 @@
 // rate, no step), so a step shows as a pair of points at one instant and a wrong rate as a pair spanning an
 // interval. The anomalies and their merging keep tsclab's vocabulary: backwards (a step back, or a vCPU behind
 // another's read where the guest may order the reads), jump (ahead of real time), stall (lost time).
-import type { Anomaly, AnomalyType } from './types.js';
-import type { SimClock } from '../bindings/index.js';
+import type { Anomaly, AnomalyType, SimClock } from './types.js';
 
 /** One vCPU's clocks at one point. */
 export interface Point {
@@ -88,7 +87,7 @@ export class Observer {
     if (!on) { this.open.delete(key); return; }
     if (open) { open.count++; open.until = t; if (size > open.size) open.size = size; return; }
     this.record(type, t, v, clock, size, across);
-    this.open.set(key, this.anomalies.findLast((a) => a.type === type && a.vcpu === v && a.clock === clock && !!a.across === across)!);
+    this.open.set(key, this.lastOf.get(`${type}:${v}:${clock}:${across}`)!);
   }
 
   private pair(v: number, t0: bigint, a: Point, t1: bigint, b: Point, gap: boolean): void {
@@ -167,11 +166,14 @@ export class Observer {
     this.episode('hv-page-mismatch', t, v, 'hv-reference', diff, diff > 1n);
   }
 
+  /** The last anomaly of each kind (type, vCPU, clock, across): where a repeat within the window merges. */
+  private readonly lastOf = new Map<string, Anomaly>();
+  private get window(): bigint { return 3n * this.period > 1_000_000_000n ? 3n * this.period : 1_000_000_000n; }
+
   private record(type: AnomalyType, t: bigint, v: number, clock: SimClock, size: bigint, across = false, count = 1, until = t): void {
     // the same anomaly seen again within a second (or three periods) is one episode
-    const window = 3n * this.period > 1_000_000_000n ? 3n * this.period : 1_000_000_000n;
-    const last = this.anomalies.findLast((a) => a.type === type && a.clock === clock && a.vcpu === v && !!a.across === across);
-    if (last && t - last.until <= window) {
+    const last = this.lastOf.get(`${type}:${v}:${clock}:${across}`);
+    if (last && t - last.until <= this.window) {
       last.count += count;
       last.until = until;
       if (size > last.size) last.size = size;
@@ -182,12 +184,13 @@ export class Observer {
   }
 
   private push(a: Anomaly): void {
+    const key = `${a.type}:${a.vcpu}:${a.clock}:${!!a.across}`;
     if (a.type === 'time-stall') {
       // stall episodes close together are one (the old loop's merging): their losses add up
-      const window = 3n * this.period > 1_000_000_000n ? 3n * this.period : 1_000_000_000n;
-      const last = this.anomalies.findLast((x) => x.type === 'time-stall' && x.clock === a.clock && x.vcpu === a.vcpu);
-      if (last && a.t - last.until <= window) { last.until = a.until; last.size += a.size; last.count += a.count; return; }
+      const last = this.lastOf.get(key);
+      if (last && a.t - last.until <= this.window) { last.until = a.until; last.size += a.size; last.count += a.count; return; }
     }
     this.anomalies.push(a);
+    this.lastOf.set(key, a);
   }
 }

@@ -1,6 +1,8 @@
 // What a run produces: the log the guest (and host, VMM) printed, the
 // structured anomalies, and named measurements.
-import type { SimClock } from '../bindings/index.js';
+
+/** The guest clocks the observer judges (hv-reference: the Hyper-V reference time, 100 ns units). */
+export type SimClock = 'tsc' | 'kvmclock' | 'sched_clock' | 'monotonic' | 'hv-reference';
 
 export type AnomalyType =
   | 'time-backwards' | 'time-jump' | 'time-stall'

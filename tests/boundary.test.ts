@@ -54,10 +54,14 @@ test('objects: a missing object or field says which', () => {
   throwsLike(() => t.clocksourceRegisterKhz(0, 1n), RangeError, /khz must be an integer in 1\.\./);
 });
 
-test('the simulation tables: reads before the guest block is set are a clear Error, not a Wasm trap', () => {
+test('the simulation\'s vCPU table: an index or count out of range is a RangeError naming it, not a Wasm trap', () => {
   const k = t.createKernel({ simd: false });
-  assert.throws(() => k.simRead(0, 0n), (e: Error) => !(e instanceof WebAssembly.RuntimeError) && /simSetGuest\(\) first/.test(e.message));
-  assert.throws(() => k.simObserve(1, 0n, 10n, 1n), /simSetGuest\(\) first/);
+  const page = { version: 0, tscTimestamp: 0n, systemTime: 0n, tscToSystemMul: 0, tscShift: 0, flags: 0 };
+  const v = { kvmclock: false, hostBase: 0n, hostEpoch: 0n, hostKhz: 1, ratio: 1n << 48n, offset: 0n, fracBits: 48 as const, page };
+  throwsLike(() => k.simSetVcpu(64, v), RangeError, /simSetVcpu: the vCPU index must be 0\.\.63, got 64/);
+  throwsLike(() => k.simSetVcpu(-1, v), RangeError, /simSetVcpu: the vCPU index/);
+  throwsLike(() => k.simReadAll(65, 0n), RangeError, /simReadAll: n must be 0\.\.64, got 65/);
+  assert.equal(k.simReadAll(0, 0n), []);
 });
 
 test.run();

@@ -177,4 +177,18 @@ test('a clock running fast over a long quiet stretch is one episode to the end: 
   }
 });
 
+
+test('an RCU stall that lasts 29 days: 100 reports printed, the kernel\'s other repeats (every 3 * timeout + 3 + 2 jiffies) counted', () => {
+  const r = runScenario(world({ until: '30d', events: [{ at: '1s', do: 'preempt', vcpu: 1, duration: '29d' }] }));
+  const rcu = r.anomalies.filter((a) => a.type === 'rcu-stall');
+  assert.is(r.log.filter((l) => /rcu_sched detected stalls/.test(l.text)).length, 100);
+  // tree_stall.h: the first report RCU_STALL_RAT_DELAY (2) jiffies after gp_start + timeout (21 s at HZ 1000), then one
+  // every 3 * 21000 + 3 jiffies (the re-arm) + 2 until vCPU 1 runs again, 29 days after the grace period started
+  const first = 21_000n + 2n, every = 3n * 21_000n + 3n + 2n, held = 29n * 86_400_000n;
+  const total = (held - first) / every + 1n;
+  assert.is(BigInt(rcu.reduce((n, a) => n + a.count, 0)), total);
+  assert.match(rcu.at(-1)!.reason!, new RegExp(`; ${total - 100n} more reports, one every ${every} ms`));
+  assert.not.ok(rcu.some((a) => a.reason === 'self-detected'), 'the counted re-arms moved jiffies_stall past its first tick');
+});
+
 test.run();

@@ -156,16 +156,19 @@ for (const simd of [false, true]) {
       assert.equal([...out], want.values);
       assert.is(clamp.lastValue, want.lastValue);
     }, 500);
-  // the simulation loop's own guest TSC (assembly/observe.ts): base + mul_u64_u32_div(t - epoch, khz, 10^6),
-  // kvm_scale_tsc'd, plus the offset -- computed there by whole milliseconds, which must change nothing
-  prop('the observe loop\'s guest TSC', [u64, u64, u64, u32, u64, u64, fracBits], (base, epoch, t, khz, ratio, offset, fb) => {
-    const page = { version: 0, tscTimestamp: 0n, systemTime: 0n, tscToSystemMul: 0, tscShift: 0, flags: 0 };
-    k.simSetGuest({ schedMode: 'tsc', schedStable: true, schedOffset: 0n, schedMul: 1, schedShift: 0, stableOffset: 0n, csMode: 'tsc',
-      csMult: 1, csShift: 0, csMask: o.U64, tkCycles: 0n, tkNs: 0n, tkMaxRaw: 0n, slackNs: 1n, tickNs: 1_000_000n, gapNs: 1n });
-    k.simSetVcpu(0, { online: true, running: true, kvmclock: false, hostBase: base, hostEpoch: epoch, hostKhz: khz,
-      ratio, offset, fracBits: fb, page });
+  // the engine's vCPU reads (assembly/vcpu.ts): guest TSC = base + mul_u64_u32_div(t - epoch, khz, 10^6), kvm_scale_tsc'd,
+  // plus the offset -- computed there by whole milliseconds, which must change nothing; and the page's raw pvclock value
+  prop('the engine\'s vCPU reads: guest TSC and raw pvclock', [u64, u64, u64, u32, u64, u64, fracBits, u64, u64, u32, pvShift], (base, epoch, t, khz, ratio, offset, fb, ts, st, mul, sh) => {
+    const page = { version: 2, tscTimestamp: ts, systemTime: st, tscToSystemMul: mul, tscShift: sh, flags: 1 };
+    k.simSetVcpu(0, { kvmclock: true, hostBase: base, hostEpoch: epoch, hostKhz: khz, ratio, offset, fracBits: fb, page });
+    k.simSetVcpu(1, { kvmclock: false, hostBase: base, hostEpoch: epoch, hostKhz: khz, ratio, offset, fracBits: fb, page });
     const host = (base + o.mulU64U32Div((t - epoch) & o.U64, BigInt(khz), 1_000_000n)) & o.U64;
-    assert.is(k.simRead(0, t).tsc, (o.kvmScaleTsc(host, ratio, fb) + offset) & o.U64);
+    const g = (o.kvmScaleTsc(host, ratio, fb) + offset) & o.U64;
+    const [tsc0, pv0, flags0, tsc1, pv1, flags1] = k.simReadAll(2, t);
+    assert.is(tsc0, g);
+    assert.is(pv0, o.pvclockReadCycles({ tscTimestamp: ts, systemTime: st, tscToSystemMul: BigInt(mul), tscShift: sh }, g));
+    assert.is(flags0, 1n);
+    assert.equal([tsc1, pv1, flags1], [g, 0n, 0n], 'kvmclock off: its page is not read');
   });
   s.run();
 }

@@ -8,9 +8,10 @@ import { clocksourceMask, formatClocksourceLine, PVCLOCK_TSC_STABLE_BIT, type Ke
 import type { GuestSpec } from '../scenario.js';
 import type { Observer, Point } from '../observer.js';
 import type { GuestPort } from './port.js';
+import type { Anomaly } from '../types.js';
 import { advance, cloneTk, ktimeGet, newTimekeeper, reanchor, tick, type Timekeeper } from './timekeeping.js';
 import { newSoftlockup, softlockupAdvance, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, type Softlockup } from './softlockup.js';
-import { checkCpuStall, checkSelfStall, newRcuStall, rcuCpuStallReset, rcuHolders, rcuNextReportJiffies, type RcuStall } from './rcu_stall.js';
+import { checkCpuStall, checkSelfStall, newRcuStall, rcuUnprintedReports, RCU_REPORTS_PRINTED, RCU_STALL_RAT_DELAY, rcuCpuStallReset, rcuHolders, rcuNextReportJiffies, type RcuStall } from './rcu_stall.js';
 import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, type HungTask } from './hung_task.js';
 import { clocksourceTouchWatchdog, watchdogFormFor, watchdogMargin, watchdogRound, type Watchdog } from './watchdog.js';
 import { checkTscSyncTarget } from './tsc_sync.js';
@@ -89,7 +90,8 @@ export class Guest {
   private committed: View | null = null;
   private lastSched: bigint[] = [];
   private timers: Timer[] = [];
-  private booted = false;
+  /** Booted: its timekeeper and detectors exist. */
+  booted = false;
 
   constructor(readonly spec: GuestSpec, readonly port: GuestPort, readonly observer: Observer) {
     this.soft = newSoftlockup(spec.watchdogThresh);
@@ -168,6 +170,43 @@ export class Guest {
     return { t, lastValue: lv, points, stopped, tk, tickCpu, cs, tickedAt };
   }
 
+  /** The CPUs whose reads raise pvclock's last_value now, as a mask (bit i: vCPU i). */
+  private readingMask(): bigint {
+    let m = 0n;
+    const n = this.port.vcpuCount();
+    for (let i = 0; i < n; i++) if (this.reading(i)) m |= 1n << BigInt(i);
+    return m;
+  }
+
+  /** CPU i's timekeeping clocksource at t, through the clamp as view() reads it (one vCPU, not all). */
+  private csAt(t: bigint, i: number): bigint {
+    const [tsc, raw, flags] = this.port.readOne(i, t);
+    if (this.tk.cs === 'tsc') return tsc;
+    if (!this.pv) return 0n;
+    if (this.validStable && (Number(flags) & PVCLOCK_TSC_STABLE_BIT) !== 0) return raw;
+    const m = this.port.maxPvclock(this.readingMask(), this.validStable, t);
+    const lv = m > this.lastValue ? m : this.lastValue;
+    return raw > lv ? raw : lv;
+  }
+
+  /** The timekeeper at t, as view(t) ticks it (the tick CPU's clocksource only). */
+  tkAt(t: bigint): Timekeeper {
+    const tk = cloneTk(this.tk), tc = this.tickCpu();
+    if (tc >= 0 && !this.tickHeld) {
+      const grid = t - (t % this.tickNs);
+      if (grid > this.lastTickAt) {
+        const back = t - grid, rate = tk.cs === 'tsc' ? (back * BigInt(this.tscKhz)) / 1_000_000n : back;
+        advance(tk, this.csAt(t, tc) - rate);
+      }
+    }
+    return tk;
+  }
+
+  /** CLOCK_MONOTONIC on CPU i at t, as view(t) reads it. */
+  monotonicAt(t: bigint, i: number): bigint {
+    return ktimeGet(this.tkAt(t), this.csAt(t, i));
+  }
+
   /** Hyper-V reference time: the TSC page, or the reference counter (kvmclock / 100) at sequence 0. */
   private hvRead(tsc: bigint, kvm: bigint): bigint | null {
     const hv = this.port.hvPage();
@@ -242,6 +281,8 @@ export class Guest {
   boundary(): void {
     if (!this.booted) return;
     const t = this.port.now();
+    // the machine took the guest's clocks at t before anything changed (Machine.syncAll); if it did not, nothing did
+    if (this.committed!.t !== t) this.advanceTo(t);
     const before = this.committed!;
     let after = this.view(t);
     let changed = false;
@@ -267,8 +308,30 @@ export class Guest {
     this.commit(after);
     this.consumeGuestStopped(after);
     this.updateRcuHolders();
-    this.wdUnsettled = this.online.filter(Boolean).length + 1;
+    this.wdUnsettled = this.rotationMatters(after) ? this.online.filter(Boolean).length + 1 : 1;
     this.planTimers();
+  }
+
+  /**
+   * Whether the watchdog's rounds after a discontinuity must be run one by one until a rotation passes: only where
+   * a round on one CPU, compared with the round before on another, can differ from one on the same CPU -- the CPUs'
+   * TSCs (per-CPU form: less their kvm-clock) are apart. Otherwise the first round, across the step, is the only one
+   * whose verdict can differ from the closed form.
+   */
+  private rotationMatters(v: View): boolean {
+    if (!this.wd.on) return false;
+    const boot = this.wd.form === 'boot-cpu';
+    let lo: bigint | null = null, hi: bigint | null = null;
+    v.points.forEach((p, i) => {
+      if (!p || !this.online[i] || p.kvmclock === null) return;
+      const d = boot ? p.tsc : ((p.tsc * this.wd.tscMult) >> this.wd.tscShift) - p.kvmclock;
+      if (lo === null || d < lo) lo = d;
+      if (hi === null || d > hi) hi = d;
+    });
+    if (lo === null || hi === null) return false;
+    // a quarter of the margin (ns), or (boot-CPU form) 100 ns of TSC: well below what a round could call skew
+    const bound = boot ? (this.wd.tscKhz * 100n) / 1_000_000n : this.wd.marginNs / 4n;
+    return (hi as bigint) - (lo as bigint) > bound;
   }
 
   /** pvclock_touch_watchdogs() where a vCPU's page shows PVCLOCK_GUEST_STOPPED: its first read consumes it. */
@@ -294,7 +357,10 @@ export class Guest {
     // holders that run again keep the grace period until their first tick
     for (const h of this.rcu.holders) if (!holders.has(h) && !ticked.has(h) && this.online[h] && this.port.running(h)) this.rcuFirstTick.add(h);
     for (const c of this.rcuFirstTick) { if (this.online[c] && this.port.running(c)) holders.add(c); else this.rcuFirstTick.delete(c); }
+    const gp = this.rcu.gpNum;
+    if (this.rcu.gpStart !== null) this.countUnprintedRcuReportsIfClosing(holders);
     rcuHolders(this.rcu, holders, this.tk.jiffies);
+    if (this.rcu.gpNum !== gp) this.rcuReported = [];
   }
 
   /** Holders that run again, until their first tick (see updateRcuHolders). */
@@ -307,6 +373,7 @@ export class Guest {
    */
   private rcuFirstTicks(): void {
     const tc = this.tickCpu();
+    this.countUnprintedRcuReports(); // their re-arms come first
     const cpus = [...this.rcuFirstTick].filter((c) => this.ticking(c)).sort((a, b) => (a === tc ? -1 : b === tc ? 1 : a - b));
     const ticked = new Set(cpus);
     for (const c of cpus) {
@@ -348,17 +415,19 @@ export class Guest {
       // soft lockup: the next firing of each CPU that resumed or whose clock stepped
       for (const cpu of this.softPending) {
         if (!this.ticking(cpu)) continue;
+        // touched (GUEST_STOPPED, resume): its next firing re-stamps and cannot report; the closed form does that
+        if (this.soft.touchTs[cpu] === null) { this.softPending.delete(cpu); continue; }
         const e = this.soft.nextExpiry[cpu];
-        add(this.firstTime(now, hi, (v) => (v.points[cpu]?.monotonic ?? 0n) >= e), 'soft', cpu);
+        add(firstTime(now, hi, (t) => this.monotonicAt(t, cpu) >= e), 'soft', cpu);
       }
       const j = rcuNextReportJiffies(this.rcu);
-      if (j !== null && this.detector() >= 0) add(this.firstTime(now + 1n, hi, (v) => v.tk.jiffies >= j), 'rcu');
+      if (j !== null && this.detector() >= 0) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= j), 'rcu');
       if (this.rcuFirstTick.size) add(now - (now % this.tickNs) + this.tickNs, 'rcu-self');
       const h = nextHungTaskCheck(this.hung);
-      if (h !== null && this.rcu.gpStart !== null) add(this.firstTime(now + 1n, hi, (v) => v.tk.jiffies >= h), 'hung');
+      if (h !== null && this.rcu.gpStart !== null) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= h), 'hung');
       if (this.wd.on && this.wdUnsettled > 0) {
         const wj = this.wd.nextJiffies;
-        add(this.firstTime(now + 1n, hi, (v) => v.tk.jiffies >= wj), 'wd');
+        add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= wj), 'wd');
       }
     }
     if (this.ntpTarget) add(this.ntpTarget.since + NTP_SETTLE_NS, 'ntp');
@@ -417,9 +486,39 @@ export class Guest {
     if (!r) return;
     const rcu = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched' : 'INFO: rcu_sched';
     this.printkAt(d, `${rcu} detected stalls on CPUs/tasks: { ${r.holders.join(' ')}} (detected by ${d}, t=${r.t} jiffies)`);
-    for (const h of r.holders) {
-      this.port.anomaly({ type: 'rcu-stall', t: this.port.now(), vcpu: h, size: (r.t * this.tickNs), unit: 'ns', reason: `detected by ${d}` });
+    this.rcuReported = r.holders.map((h) =>
+      this.port.anomaly({ type: 'rcu-stall', t: this.port.now(), vcpu: h, size: (r.t * this.tickNs), unit: 'ns', reason: `detected by ${d}` }));
+  }
+
+  /** The last RCU stall reports (one anomaly per holder): the grace period's unprinted repeats are added to them. */
+  private rcuReported: Anomaly[] = [];
+
+  /**
+   * Past RCU_REPORTS_PRINTED reports in one grace period the kernel still prints one every 3 * timeout + 3 jiffies;
+   * tsclab counts them instead (a 1000-day stall would print 1.3 million): into the last reports' count and until.
+   */
+  private countUnprintedRcuReports(): void {
+    const extra = rcuUnprintedReports(this.rcu, this.tk.jiffies);
+    if (extra === 0n) return;
+    const every = (3n * this.rcu.timeoutJiffies + 3n + RCU_STALL_RAT_DELAY) * this.tickNs;
+    for (const a of this.rcuReported) {
+      const before = /; (\d+) more reports/.exec(a.reason ?? '');
+      const total = extra + (before ? BigInt(before[1]) : 0n);
+      a.count += Number(extra);
+      a.until = this.port.now();
+      a.reason = `${(a.reason ?? '').replace(/; \d+ more reports.*$/, '')}; ${total} more reports, one every ${every / 1_000_000n} ms ` +
+        `(not printed: tsclab prints ${RCU_REPORTS_PRINTED} per grace period)`;
     }
+  }
+
+  /** Before a grace period closes (none of its holders is stuck any more): count what it did not print. */
+  private countUnprintedRcuReportsIfClosing(stuck: Set<number>): void {
+    if (![...this.rcu.holders].some((c) => stuck.has(c))) this.countUnprintedRcuReports();
+  }
+
+  /** The end of the run: what is still open is counted. */
+  finish(): void {
+    this.countUnprintedRcuReports();
   }
 
   private hungCheck(): void {

@@ -17,6 +17,10 @@ export interface GuestPort {
    * TSC (no clamp), page flags] per vCPU. `into` is reused.
    */
   readAll(t: bigint, into?: bigint[]): bigint[];
+  /** vCPU i's raw clocks at t, as one entry of readAll. */
+  readOne(i: number, t: bigint): [bigint, bigint, bigint];
+  /** The largest raw pvclock value at t among the vCPUs in mask (bit i) with kvmclock, leaving out STABLE pages when skipStable. */
+  maxPvclock(mask: bigint, skipStable: boolean, t: bigint): bigint;
   /** The parameters of vCPU i's TSC for the warp loop. */
   warpCpu(i: number): { ratio: bigint; offset: bigint; skew: bigint };
   hostTscNow(): bigint;
@@ -40,5 +44,6 @@ export interface GuestPort {
   /** How far a clocksource runs ahead of true time (ppb): what a converged NTP daemon corrects. */
   clocksourceDriftPpb(cs: 'kvm-clock' | 'tsc'): bigint;
   log(line: LogLine): void;
-  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count' | 'until'>>): void;
+  /** Records an anomaly; returns it as stored (the guest may extend an episode it reported). */
+  anomaly(a: Omit<Anomaly, 'until' | 'count'> & Partial<Pick<Anomaly, 'count' | 'until'>>): Anomaly;
 }

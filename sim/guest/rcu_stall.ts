@@ -9,6 +9,8 @@
 // wanted (a busy guest): with no holder they complete at once. rcu_cpu_stall_reset() (GUEST_STOPPED)
 // suppresses the rest of the grace period (3.x: jiffies + ULONG_MAX / 2).
 export const RCU_STALL_RAT_DELAY = 2n;
+/** Reports printed per grace period (the kernel goes on every 3 * timeout + 3 jiffies; the rest are counted). */
+export const RCU_REPORTS_PRINTED = 100;
 
 export interface RcuStall {
   /** jiffies at the start of the grace period now open (null: none is held open). */
@@ -22,10 +24,12 @@ export interface RcuStall {
   gpNum: bigint;
   /** rcu_cpu_stall_reset() was called during this grace period. */
   suppressed: boolean;
+  /** Reports made in this grace period. */
+  reports: number;
 }
 
 export function newRcuStall(timeoutS: number, hz: number): RcuStall {
-  return { gpStart: null, jiffiesStall: 0n, timeoutJiffies: BigInt(timeoutS * hz), holders: new Set(), gpNum: 0n, suppressed: false };
+  return { gpStart: null, jiffiesStall: 0n, timeoutJiffies: BigInt(timeoutS * hz), holders: new Set(), gpNum: 0n, suppressed: false, reports: 0 };
 }
 
 /**
@@ -47,6 +51,21 @@ export function rcuHolders(r: RcuStall, stuck: Set<number>, jiffies: bigint): vo
   r.gpStart = jiffies;
   r.jiffiesStall = jiffies + r.timeoutJiffies;
   r.suppressed = false;
+  r.reports = 0;
+}
+
+/**
+ * The reports the kernel would have printed after the first RCU_REPORTS_PRINTED of this grace period, up to jiffies:
+ * one every 3 * timeout + 3 + RCU_STALL_RAT_DELAY jiffies (each re-arms the check that far ahead). Counted once:
+ * jiffies_stall moves on as their re-arms would have moved it.
+ */
+export function rcuUnprintedReports(r: RcuStall, jiffies: bigint): bigint {
+  if (r.gpStart === null || r.suppressed || r.reports < RCU_REPORTS_PRINTED) return 0n;
+  const due = r.jiffiesStall + RCU_STALL_RAT_DELAY, rearm = 3n * r.timeoutJiffies + 3n;
+  if (jiffies < due) return 0n;
+  const n = (jiffies - due) / (rearm + RCU_STALL_RAT_DELAY) + 1n;
+  r.jiffiesStall = due + (n - 1n) * (rearm + RCU_STALL_RAT_DELAY) + rearm;
+  return n;
 }
 
 /** check_cpu_stall() at a tick: the holders to report, or null. Re-arms as print_other_cpu_stall() does. */
@@ -54,6 +73,7 @@ export function checkCpuStall(r: RcuStall, jiffies: bigint): { holders: number[]
   if (r.gpStart === null || r.suppressed || r.holders.size === 0) return null;
   if (jiffies < r.jiffiesStall + RCU_STALL_RAT_DELAY) return null;
   r.jiffiesStall = jiffies + 3n * r.timeoutJiffies + 3n;
+  r.reports++;
   return { holders: [...r.holders].sort((a, b) => a - b), t: jiffies - r.gpStart, g: r.gpNum };
 }
 
@@ -65,12 +85,13 @@ export function checkSelfStall(r: RcuStall, cpu: number, jiffies: bigint): { t: 
   if (r.gpStart === null || r.suppressed || !r.holders.has(cpu)) return null;
   if (jiffies < r.jiffiesStall) return null;
   r.jiffiesStall = jiffies + 3n * r.timeoutJiffies + 3n;
+  r.reports++;
   return { t: jiffies - r.gpStart, g: r.gpNum };
 }
 
 /** The jiffies value at which the next report is due (null: none pending). */
 export function rcuNextReportJiffies(r: RcuStall): bigint | null {
-  if (r.gpStart === null || r.suppressed || r.holders.size === 0) return null;
+  if (r.gpStart === null || r.suppressed || r.holders.size === 0 || r.reports >= RCU_REPORTS_PRINTED) return null;
   return r.jiffiesStall + RCU_STALL_RAT_DELAY;
 }
 

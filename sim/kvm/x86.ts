@@ -54,6 +54,8 @@ export interface KvmVcpu {
   masterclockUpdatePending: boolean;
   /** The reason given with the pending masterclock request (for the log). */
   masterclockReason: string;
+  /** What the last page update under the masterclock was computed from (kvm_guest_time_update's inputs). */
+  lastUpdateKey?: (bigint | number | boolean)[] | null;
 }
 
 export type KvmEvent =
@@ -135,8 +137,15 @@ export class Kvm {
   }
 
   /** kvm_set_tsc_khz for one vCPU (KVM_SET_TSC_KHZ); returns the kernel's decision. */
+  /** kvm_set_tsc_khz's result for a rate on this host (the same for every vCPU set to it). */
+  private readonly tscKhzResults = new Map<number, ReturnType<Kernel['kvmSetTscKhz']>>();
+
   setTscKhz(v: KvmVcpu, khz: number, t: bigint): ReturnType<Kernel['kvmSetTscKhz']> {
-    const r = this.k.kvmSetTscKhz({ userKhz: khz, hostKhz: this.host.khz, hasTscControl: this.host.hasTscControl, fracBits: this.host.fracBits });
+    let r = this.tscKhzResults.get(khz);
+    if (!r) {
+      r = this.k.kvmSetTscKhz({ userKhz: khz, hostKhz: this.host.khz, hasTscControl: this.host.hasTscControl, fracBits: this.host.fracBits });
+      this.tscKhzResults.set(khz, r);
+    }
     v.virtualTscKhz = r.virtualTscKhz;
     v.virtualTscMult = r.virtualTscMult;
     v.virtualTscShift = r.virtualTscShift;
@@ -335,6 +344,16 @@ export class Kvm {
   /** kvm_guest_time_update: rewrite the vCPU's pvclock page. */
   guestTimeUpdate(v: KvmVcpu, t: bigint): void {
     v.clockUpdatePending = false;
+    // under the masterclock, with nothing it depends on changed since this vCPU's last update, the page comes out
+    // the same (kvmclock_sync_fn every 300 s does this): only the version moves on
+    const key = v.lastUpdateKey;
+    if (this.useMasterClock && !v.tscCatchup && !v.stoppedRequest && !this.rules.proposed && v.kvmclockEnabled && this.lastStable
+      && key && key[0] === this.masterCycleNow && key[1] === this.masterKernelNs && key[2] === this.kvmclockOffset
+      && key[3] === v.offset && key[4] === v.ratio && key[5] === this.host.khz && key[6] === this.host.fracBits && key[7] === this.hvHostChanged) {
+      v.page.version = (v.page.version + 2) >>> 0;
+      return;
+    }
+    v.lastUpdateKey = null;
     let hostTsc: bigint, kernelNs: bigint;
     if (this.useMasterClock) { hostTsc = this.masterCycleNow; kernelNs = this.masterKernelNs; }
     else { hostTsc = this.host.tsc(Math.max(v.pcpu, 0), t); kernelNs = this.baseNs(t); }
@@ -370,6 +389,9 @@ export class Kvm {
     v.page.flags = flags | (v.page.flags & PVCLOCK_GUEST_STOPPED);
     v.page.version = (v.page.version + 2) >>> 0;
     if (v.id === 0) this.hvSetupTscPage();
+    if (this.useMasterClock) {
+      v.lastUpdateKey = [this.masterCycleNow, this.masterKernelNs, this.kvmclockOffset, v.offset, v.ratio, this.host.khz, this.host.fracBits, this.hvHostChanged];
+    }
   }
 
   /** kvm_hv_setup_tsc_page from vCPU 0's clock: the page's scale/offset, or sequence 0 where it cannot be expressed. */
