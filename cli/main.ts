@@ -108,7 +108,7 @@ async function list(o: { json?: boolean }): Promise<void> {
 
 async function htmlReport(arg: string, o: { output: string; fix?: string }): Promise<void> {
   const [{ loadScenarioArg }, { renderReport, runTraced }, { writeFileAtomic }] = await Promise.all([
-    import('./scenario-arg.js'), import('../sim/report.js'), import('./output.js')]);
+    import('./scenario-arg.js'), import('../tools/report.js'), import('./output.js')]);
   const s = loadScenarioArg(arg, o.fix);
   const html = renderReport(s, runTraced(s));
   writeFileAtomic(o.output, html); // nothing half-written, no temporary file left behind
@@ -117,7 +117,7 @@ async function htmlReport(arg: string, o: { output: string; fix?: string }): Pro
 
 async function dmesg(file: string, o: { json?: boolean; all?: boolean; failOnMismatch?: boolean }): Promise<number> {
   const bad = (x: { mismatch: number; malformed: number }) => (o.failOnMismatch && (x.mismatch || x.malformed) ? EXIT_ANOMALIES : EXIT_OK);
-  const [t, { analyzeDmesg }, { readFileSync }] = await Promise.all([import('../bindings/index.js'), import('../sim/dmesg.js'), import('node:fs')]);
+  const [t, { analyzeDmesg }, { readFileSync }] = await Promise.all([import('../bindings/index.js'), import('../tools/dmesg.js'), import('node:fs')]);
   let text: string;
   try { text = readFileSync(file === '-' ? 0 : file, 'utf8'); } catch (e) { throw new UsageError(`cannot read ${file}: ${(e as Error).message}`); }
   const r = analyzeDmesg(text, t.kernel);

@@ -9,14 +9,15 @@
 // the guest reacts as its code would (sim/guest/guest.ts boundary()). Same scenario and seed -> the same log,
 // anomalies and measurements.
 import { createKernel, type Kernel } from '../bindings/index.js';
-import { Host } from './host.js';
+import { Host } from './host/host.js';
 import { Kvm, rulesFor, type Rules } from './kvm/x86.js';
 import { Guest, type View } from './guest/guest.js';
 import type { GuestPort } from './guest/port.js';
 import { Observer } from './observer.js';
-import { Vmm, type VmmPort } from './vmm.js';
-import { ksmMerge } from './ksm.js';
-import { Xen } from './xen.js';
+import { Timeline } from './engine.js';
+import { Vmm, type VmmPort } from './vmm/vmm.js';
+import { ksmMerge } from './host/ksm.js';
+import { Xen } from './xen/xen.js';
 import type { Scenario, ScenarioEvent } from './scenario.js';
 import type { Anomaly, LogLine, RunResult } from './types.js';
 import { splitmix64 } from './units.js';
@@ -26,7 +27,6 @@ const WALL0 = 1_767_225_600n * 1_000_000_000n;
 const SYNC_PERIOD = 300n * 1_000_000_000n; // KVMCLOCK_SYNC_PERIOD
 const PVCLOCK_GUEST_STOPPED = 2;
 
-interface Pending { t: bigint; run: () => void; marker?: boolean }
 
 /** One traced sample: a vCPU's clocks at one real time. */
 export interface TracePoint { t: bigint; vcpu: number; tsc: bigint; kvmclock: bigint; schedClock: bigint; monotonic: bigint }
@@ -47,7 +47,7 @@ export class Machine implements GuestPort, VmmPort {
   readonly logLines: LogLine[] = [];
   readonly measurements: Record<string, bigint> = {};
   private readonly own: Anomaly[] = [];
-  private queue: Pending[] = [];
+  private readonly timeline = new Timeline();
   private events = 0;
   private rng: bigint;
   private readonly raw: bigint[] = [];
@@ -138,8 +138,6 @@ export class Machine implements GuestPort, VmmPort {
     this.runGuestTo(t);
   }
   replaceKvm(kvm: Kvm, host: Host): void { this.drainKvm(); this.kvm = kvm; this.host = host; this.wireKvm(kvm); }
-  /** KVMCLOCK_CTRL: the page's PVCLOCK_GUEST_STOPPED tells the guest (Guest.boundary consumes it). */
-  guestStopped(): void {}
   guestPrintk(cpu: number, text: string): void { this.guest.printk(cpu, text); }
   guestClocks(): { kvmclock: bigint; monotonic: bigint } {
     this.syncAll();
@@ -215,13 +213,8 @@ export class Machine implements GuestPort, VmmPort {
   }
 
   // ---- the timeline ----------------------------------------------------------------------------------------
-  at(t: bigint, run: () => void, marker = false): void {
-    // kept sorted by time, then by scheduling order: insert after every entry at or before t
-    const q = this.queue;
-    let lo = 0, hi = q.length;
-    while (lo < hi) { const mid = (lo + hi) >>> 1; if (q[mid].t <= t) lo = mid + 1; else hi = mid; }
-    q.splice(lo, 0, { t, run, marker });
-  }
+  at(t: bigint, run: () => void, marker = false): void { this.timeline.at(t, run, marker); }
+
 
   /** The guest runs on its own to real time `to`: its timers fire in order; nothing below it changes. */
   private runGuestTo(to: bigint): void {
@@ -317,9 +310,7 @@ export class Machine implements GuestPort, VmmPort {
     this.vmmLog(`hot-add vCPU ${i} on pCPU ${v.pcpu} (TSC ${v.virtualTscKhz} kHz, offset ${v.offset})`);
     this.guest.online[i] = false;
     if (!this.vmRunning) return;
-    // the ACPI notification, then cpu_up() on the boot CPU, which prints before it sends INIT/SIPI
-    this.guest.printk(0, `CPU${i} has been hot-added`);
-    this.guest.printk(0, `smpboot: Booting Node 0 Processor ${i} APIC 0x${i.toString(16)}`);
+    this.guest.announceHotAdd(i);
     // the new vCPU's first entry serves its pending requests (the masterclock update its creation asked for)
     this.kvm.vcpuLoad(v, v.pcpu, this.t);
     this.drainKvm();
@@ -414,8 +405,8 @@ export class Machine implements GuestPort, VmmPort {
     }
     // the observer judges from observe.from: a point there starts its pairs
     if (this.s.observe.from > 0n) this.at(this.s.observe.from, () => {}, true);
-    while (this.queue.length && this.queue[0].t <= this.s.until) {
-      const next = this.queue.shift()!;
+    for (let at = this.timeline.peek(); at !== null && at <= this.s.until; at = this.timeline.peek()) {
+      const next = this.timeline.pop()!;
       this.runGuestTo(next.t);
       if (next.marker) { this.guest.advanceTo(this.t); continue; }
       next.run();

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kernel } from '../bindings/index.js';
 import * as o from '../oracle/index.js';
-import { analyzeDmesg } from '../sim/dmesg.js';
+import { analyzeDmesg } from '../tools/dmesg.js';
 
 const hex = (v: bigint) => v.toString(16);
 // a watchdog block: tsc (2596.142 MHz) against hpet (14.318180 MHz) over ~0.5 s with a 2 ms skew

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createKernel } from '../bindings/index.js';
-import { Host } from '../sim/host.js';
+import { Host } from '../sim/host/host.js';
 import { Kvm, type KvmVcpu, type RuleSet, type Commit } from '../sim/kvm/x86.js';
 import { resolveRuleSet, RULE_SETS } from '../sim/kvm/eras.js';
 import { parseScenario } from '../sim/scenario.js';

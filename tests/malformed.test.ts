@@ -29,7 +29,7 @@ import { bootLines } from '../cli/boot-lines.js';
 import { report, writeFileAtomic } from '../cli/output.js';
 import { runScenario } from '../sim/machine.js';
 import { healthy, renderLog, summarize } from '../sim/summary.js';
-import { analyzeDmesg } from '../sim/dmesg.js';
+import { analyzeDmesg } from '../tools/dmesg.js';
 import { readCampaignState } from '../sim/fuzz/campaign.js';
 import { builtinNames, builtinRaw } from '../sim/scenarios.js';
 

@@ -160,7 +160,7 @@ test('--debug is a global option, before or after the command, and reaches the e
 });
 
 test('the command loads each command\'s modules in its action: --version and calc load no YAML, report or dmesg code', () => {
-  const lazy = ['/node_modules/yaml/', '/node_modules/zod/', '/node_modules/fast-check/', '/node_modules/cli-progress/', '/dist/cli/scenario-arg.js', '/dist/sim/report.js', '/dist/sim/dmesg.js', '/dist/cli/boot-lines.js'];
+  const lazy = ['/node_modules/yaml/', '/node_modules/zod/', '/node_modules/fast-check/', '/node_modules/cli-progress/', '/dist/cli/scenario-arg.js', '/dist/tools/report.js', '/dist/tools/dmesg.js', '/dist/cli/boot-lines.js'];
   for (const args of [['--version'], ['calc', 'time-scale', '--khz', '2500000']]) {
     const { urls } = loads([cli, ...args]);
     assert.ok(urls.some((u) => u.endsWith('/dist/cli/main.js') || u.includes('commander')), 'the hook saw the command load');

@@ -41,7 +41,7 @@ test('report writes one self-contained page: inline SVG, no external resources',
 test('tracing for the report does not change the run', async () => {
   const { loadBuiltin } = await import('../sim/scenarios.js');
   const { runScenario } = await import('../sim/machine.js');
-  const { runTraced } = await import('../sim/report.js');
+  const { runTraced } = await import('../tools/report.js');
   for (const name of ['seed-000-tsc-adjust-hotplug', 'seed-001-xen-nonstop-tsc', 'seed-002-precise-migration', 'seed-003-unify-tsc-logic', 'seed-004-ksm-numad']) {
     const str = (x: unknown) => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}` : v));
     const plain = runScenario(loadBuiltin(name)), traced = runTraced(loadBuiltin(name));

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { loadBuiltin } from '../sim/scenarios.js';
 import { runScenario } from '../sim/machine.js';
-import { ksmMerge } from '../sim/ksm.js';
+import { ksmMerge } from '../sim/host/ksm.js';
 
 const base = runScenario(loadBuiltin('seed-004-ksm-numad'));
 const fixed = runScenario(loadBuiltin('seed-004-ksm-numad', 'max_page_sharing=256'));

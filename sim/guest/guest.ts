@@ -13,13 +13,15 @@ import { advance, cloneTk, ktimeGet, newTimekeeper, reanchor, tick, type Timekee
 import { newSoftlockup, softlockupAdvance, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, type Softlockup } from './softlockup.js';
 import { checkCpuStall, checkSelfStall, newRcuStall, rcuUnprintedReports, RCU_REPORTS_PRINTED, RCU_STALL_RAT_DELAY, rcuCpuStallReset, rcuHolders, rcuNextReportJiffies, type RcuStall } from './rcu_stall.js';
 import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, type HungTask } from './hung_task.js';
-import { clocksourceTouchWatchdog, watchdogFormFor, watchdogMargin, watchdogRound, type Watchdog } from './watchdog.js';
+import { clocksourceTouchWatchdog, watchdogFormFor, watchdogMargin, watchdogRound, type Watchdog } from './clocksource.js';
 import { checkTscSyncTarget } from './tsc_sync.js';
+import * as printk from './printk.js';
+import { pvclockReadAll } from './pvclock.js';
+import { nativeSchedClock, newSchedClock, schedClockRead, type SchedClock } from './sched_clock.js';
 import { firstTime } from './expiry.js';
 import { nsOf, u64 } from '../units.js';
 
 const MASK64 = clocksourceMask(64);
-const PVCLOCK_GUEST_STOPPED = 2;
 /** How long a new clocksource rate must last before a guest's NTP daemon has taken it up (an assumption: hours). */
 const NTP_SETTLE_NS = 3_600_000_000_000n;
 
@@ -54,12 +56,8 @@ export class Guest {
   tscKhz = 0;
   tscReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
   kvmReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
-  /** sched_clock: kvm_sched_clock_read (kvmclock - offset) or native cyc2ns. */
-  schedMode: 'kvmclock' | 'tsc' = 'kvmclock';
-  schedStable = false;
-  schedOffset = 0n;
-  schedMul = 0;
-  schedShift = 0;
+  /** sched_clock: kvm_sched_clock_read (kvmclock - offset), Xen's, or native cyc2ns (sched_clock.ts). */
+  sched: SchedClock = newSchedClock();
   /** cpu_online_mask; a CPU in bring-up is not in it but runs code and holds RCU. */
   online: boolean[] = [];
   bringingUp: number | null = null;
@@ -124,21 +122,11 @@ export class Guest {
     const n = this.port.vcpuCount();
     const raw = this.port.readAll(t);
     const trusted = this.validStable;
-    // pvclock_clocksource_read on every CPU that reads: STABLE trusted and set returns the page's value;
-    // otherwise the value is raised to last_value, which every such read raises in turn
-    let lv = this.lastValue;
-    const stableAt: boolean[] = [], stopped: boolean[] = [];
-    for (let i = 0; i < n; i++) {
-      const flags = Number(raw[3 * i + 2]);
-      stableAt[i] = trusted && (flags & PVCLOCK_TSC_STABLE_BIT) !== 0;
-      stopped[i] = (flags & PVCLOCK_GUEST_STOPPED) !== 0;
-      if (this.pv && this.reading(i) && !stableAt[i] && raw[3 * i + 1] > lv) lv = raw[3 * i + 1];
-    }
-    const kvm: bigint[] = [], tsc: bigint[] = [], cs: bigint[] = [];
+    // pvclock_clocksource_read on every CPU that reads (pvclock.ts)
+    const { kvm, stableAt, stopped, lastValue: lv } = pvclockReadAll(raw, n, { pv: this.pv, trusted, reads: (i) => this.reading(i) }, this.lastValue);
+    const tsc: bigint[] = [], cs: bigint[] = [];
     for (let i = 0; i < n; i++) {
       tsc[i] = raw[3 * i];
-      const r = raw[3 * i + 1];
-      kvm[i] = !this.pv ? 0n : stableAt[i] ? r : r > lv ? r : lv;
       cs[i] = this.tk.cs === 'tsc' ? tsc[i] : kvm[i];
     }
     const tickCpu = this.tickCpu();
@@ -157,14 +145,7 @@ export class Guest {
     for (let i = 0; i < n; i++) {
       if (!this.reading(i)) { points[i] = null; continue; }
       const mono = ktimeGet(tk, cs[i]);
-      let sched: bigint;
-      if (this.schedStable) {
-        sched = this.schedMode === 'tsc' ? u64(((tsc[i] * BigInt(this.schedMul)) >> BigInt(this.schedShift)) + this.schedOffset) : u64(kvm[i] - this.schedOffset);
-      } else {
-        // sched_clock_local(): kept on the GTOD clock, never backwards (at tick granularity: max(old, monotonic))
-        const old = this.lastSched[i] ?? 0n;
-        sched = mono > old ? mono : old;
-      }
+      const sched = schedClockRead(this.sched, tsc[i], kvm[i], mono, this.lastSched[i] ?? 0n);
       points[i] = { tsc: tsc[i], kvmclock: this.pv ? kvm[i] : null, schedClock: sched, monotonic: mono, hv: this.hvRead(tsc[i], kvm[i]), stable: stableAt[i] };
     }
     return { t, lastValue: lv, points, stopped, tk, tickCpu, cs, tickedAt };
@@ -379,8 +360,7 @@ export class Guest {
     for (const c of cpus) {
       const r = checkSelfStall(this.rcu, c, this.tk.jiffies);
       if (r) {
-        const rcu = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched' : 'INFO: rcu_sched';
-        this.printkAt(c, `${rcu} self-detected stall on CPU { ${c}}  (t=${r.t} jiffies)`);
+        this.printkAt(c, printk.rcuSelfStall(this.spec.logStyle, c, r.t));
         this.port.anomaly({ type: 'rcu-stall', t: this.port.now(), vcpu: c, size: r.t * this.tickNs, unit: 'ns', reason: 'self-detected' });
       }
       this.rcuFirstTick.delete(c);
@@ -465,7 +445,7 @@ export class Guest {
         if (!p) break;
         const stuck = watchdogTimerFn(this.soft, timer.cpu, p.monotonic, p.schedClock, v.stopped[timer.cpu]);
         if (stuck !== null) {
-          this.printkAt(timer.cpu, `BUG: soft lockup - CPU#${timer.cpu} stuck for ${stuck}s! [swapper/${timer.cpu}:0]`);
+          this.printkAt(timer.cpu, printk.softLockup(timer.cpu, stuck));
           this.port.anomaly({ type: 'soft-lockup', t, vcpu: timer.cpu, size: stuck, unit: 'units' });
         }
         break;
@@ -484,8 +464,7 @@ export class Guest {
     if (d < 0) return;
     const r = checkCpuStall(this.rcu, this.tk.jiffies);
     if (!r) return;
-    const rcu = this.spec.logStyle === '6.x' ? 'rcu: INFO: rcu_sched' : 'INFO: rcu_sched';
-    this.printkAt(d, `${rcu} detected stalls on CPUs/tasks: { ${r.holders.join(' ')}} (detected by ${d}, t=${r.t} jiffies)`);
+    this.printkAt(d, printk.rcuOtherStall(this.spec.logStyle, r.holders, d, r.t));
     this.rcuReported = r.holders.map((h) =>
       this.port.anomaly({ type: 'rcu-stall', t: this.port.now(), vcpu: h, size: (r.t * this.tickNs), unit: 'ns', reason: `detected by ${d}` }));
   }
@@ -525,7 +504,7 @@ export class Guest {
     const waited = checkHungTasks(this.hung, this.tk.jiffies, this.rcu.gpStart);
     if (waited === null) return;
     const cpu = Math.max(this.tickCpu(), 0);
-    this.printkAt(cpu, `INFO: task kworker/${cpu}:1:${100 + cpu} blocked for more than ${this.spec.hungTaskTimeout} seconds.`);
+    this.printkAt(cpu, printk.hungTask(cpu, this.spec.hungTaskTimeout));
     this.port.anomaly({ type: 'hung-task', t: this.port.now(), vcpu: cpu, size: waited * this.tickNs, unit: 'ns' });
   }
 
@@ -596,11 +575,10 @@ export class Guest {
    * (3.x prints the halves of pa | 1) or "msr %llx" (4.x-5.x); later kernels say nothing.
    */
   kvmRegisterClock(cpu: number, txt: string): void {
-    if (this.spec.logStyle === '6.x') return;
-    const pa = (this.spec.kvmclockPa + BigInt(cpu) * 64n) | 1n;
-    const msr = this.spec.logStyle === '3.x' ? `${(pa >> 32n).toString(16)}:${(pa & 0xFFFFFFFFn).toString(16)}` : pa.toString(16);
-    this.printk(cpu, `kvm-clock: cpu ${cpu}, msr ${msr}, ${txt}`);
+    const line = printk.kvmRegisterClock(this.spec.logStyle, cpu, this.spec.kvmclockPa + BigInt(cpu) * 64n, txt);
+    if (line) this.printk(cpu, line);
   }
+
 
   // ---- boot and clocksources -----------------------------------------------------------------------------
 
@@ -628,36 +606,29 @@ export class Guest {
       // the xen clocksource (NOW(): host uptime), and xen_sched_clock in the form this kernel has
       this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
       this.kvmclockRating = 400;
-      this.schedMode = 'kvmclock';
-      this.schedOffset = this.spec.xenSchedClock === 'xen-clock' ? 0n : r0.kvmclock!;
-      this.schedStable = this.spec.schedClockStable ?? this.xenNonstopTsc;
+      this.sched = { ...newSchedClock(), offset: this.spec.xenSchedClock === 'xen-clock' ? 0n : r0.kvmclock!,
+        stable: this.spec.schedClockStable ?? this.xenNonstopTsc };
       this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
       this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
     } else if (this.spec.kvmclock) {
       this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
       this.kvmclockRating = this.spec.invariantTsc ? 299 : 400;
-      this.schedMode = 'kvmclock';
-      this.schedOffset = r0.kvmclock!;
-      this.schedStable = this.spec.schedClockStable ?? (this.spec.stableBit && r0.stable);
+      this.sched = { ...newSchedClock(), offset: r0.kvmclock!, stable: this.spec.schedClockStable ?? (this.spec.stableBit && r0.stable) };
       this.kvmRegisterClock(0, 'primary cpu clock');
-      this.printk(0, `kvm-clock: using sched offset of ${this.schedOffset} cycles`);
+      this.printk(0, printk.schedOffset(this.sched.offset));
       this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
       this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
     } else {
       // no pvclock page to take it from: calibrated against a timer that runs in real time
       this.tscKhz = this.port.calibrateTscKhz();
     }
-    this.printk(0, `tsc: Detected ${Math.trunc(this.tscKhz / 1000)}.${String(this.tscKhz % 1000).padStart(3, '0')} MHz processor`);
+    this.printk(0, printk.tscDetected(this.tscKhz));
     const tscReg = k.clocksourceRegisterKhz(this.tscKhz, MASK64);
     this.tscReg = tscReg;
     if (!this.spec.kvmclock) {
       // native sched_clock: cyc2ns from clocks_calc_mult_shift(khz, NSEC_PER_MSEC, 0), starting at 0 here
       const { mult, shift } = k.clocksCalcMultShift(this.tscKhz, 1_000_000, 0);
-      this.schedMode = 'tsc';
-      this.schedMul = mult;
-      this.schedShift = shift;
-      this.schedOffset = u64(-((r0.tsc * BigInt(mult)) >> BigInt(shift)));
-      this.schedStable = this.spec.schedClockStable ?? this.spec.invariantTsc;
+      this.sched = nativeSchedClock(mult, shift, r0.tsc, this.spec.schedClockStable ?? this.spec.invariantTsc);
     }
     this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
     this.selectClocksource(true);
@@ -700,7 +671,7 @@ export class Guest {
       this.commit(this.view(t));
     }
     const name = want === 'tsc' ? 'tsc' : this.xen ? 'xen' : 'kvm-clock';
-    this.printk(0, `clocksource: Switched to clocksource ${name}`);
+    this.printk(0, printk.switchedTo(name));
   }
 
   /** tk->mult: the clocksource's, with a converged NTP daemon's frequency correction when the guest runs one. */
@@ -746,11 +717,11 @@ export class Guest {
     if (this.tscUnstable) return;
     this.tscUnstable = true;
     this.wd.on = false;
-    this.printk(0, `tsc: Marking TSC unstable due to ${reason}`);
+    this.printk(0, printk.tscUnstable(reason));
     this.port.anomaly({ type: 'tsc-unstable', t: this.port.now(), size: 0n, unit: 'ns', reason });
-    if (this.schedMode === 'tsc' && this.schedStable) {
-      this.schedStable = false;
-      this.printk(0, 'sched_clock: Marking unstable');
+    if (this.sched.mode === 'tsc' && this.sched.stable) {
+      this.sched.stable = false;
+      this.printk(0, printk.schedClockUnstable());
     }
     this.selectClocksource();
   }
@@ -767,8 +738,8 @@ export class Guest {
     const k0 = v.points[0]!.kvmclock!;
     // timekeeping_resume(): xtime as suspend left it (CLOCK_MONOTONIC at the freeze), cycle_last from the new clock
     if (this.clocksource !== 'tsc') { reanchor(this.tk, { monotonic: before.monotonic, csValue: k0 }); this.lastTickAt = t; }
-    if (this.spec.xenSchedClock === 'xen-clock-offset') this.schedOffset = k0 - (before.kvmclock - this.schedOffset);
-    else if (this.spec.xenSchedClock === 'runstate') this.schedOffset = k0;
+    if (this.spec.xenSchedClock === 'xen-clock-offset') this.sched.offset = k0 - (before.kvmclock - this.sched.offset);
+    else if (this.spec.xenSchedClock === 'runstate') this.sched.offset = k0;
     // NOW() is the new host's uptime: the kernel re-bases across the restore, so the raw clock's step is not a jump
     // the guest promises to hide (sched_clock and CLOCK_MONOTONIC stay judged)
     v.points.forEach((p, i) => { if (p?.kvmclock != null) this.observer.rebase(i, 'kvmclock', p.kvmclock); });
@@ -782,6 +753,12 @@ export class Guest {
   }
 
   // ---- CPU hot-add ----------------------------------------------------------------------------------------
+
+  /** The ACPI notification of a new CPU, then cpu_up() on the boot CPU, which prints before it sends INIT/SIPI. */
+  announceHotAdd(cpu: number): void {
+    this.printk(0, printk.hotAdded(cpu));
+    this.printk(0, printk.bootingCpu(cpu));
+  }
 
   /** A vCPU comes online: start_secondary's clock registration, check_tsc_sync_target, then online. */
   bringUp(cpu: number, kvmclock: () => void): void {

@@ -5,6 +5,7 @@
 // TSC_ADJUST after each failed one ("TSC ADJUST compensate: ...", printed before the WRMSR), then "Measured
 // ... turning off TSC clock." and mark_tsc_unstable() when the last run fails or warps are random.
 import type { Guest } from './guest.js';
+import * as printk from './printk.js';
 import { nsOf, s64 } from '../units.js';
 
 export function checkTscSyncTarget(g: Guest, cpu: number): void {
@@ -38,8 +39,8 @@ function warpRuns(g: Guest, cpu: number, adjusted: bigint): void {
     if (r.nrWarps === 0) return;
     port.anomaly({ type: 'tsc-warp', t: port.now(), vcpu: cpu, size: r.maxWarp, unit: 'cycles' });
     if (--testRuns === 0 || r.randomWarps) {
-      g.printk(0, `Measured ${s64(r.maxWarp)} cycles TSC warp between CPUs, turning off TSC clock.`);
-      if (r.randomWarps) g.printk(0, 'TSC warped randomly between CPUs');
+      g.printk(0, printk.tscWarpMeasured(r.maxWarp));
+      if (r.randomWarps) g.printk(0, printk.tscWarpedRandomly());
       g.markTscUnstable('check_tsc_sync_source failed');
       return;
     }
@@ -49,7 +50,7 @@ function warpRuns(g: Guest, cpu: number, adjusted: bigint): void {
     adjusted = s64(adjusted + cur);
     if (spec.tscAdjustClamp) adjusted = adjusted < 0n ? 0n : adjusted > 0x7FFFFFFFn ? 0x7FFFFFFFn : adjusted;
     // pr_warn first, then wrmsrl: the line is stamped before the write moves this CPU's TSC
-    g.printk(cpu, `TSC ADJUST compensate: CPU${cpu} observed ${cur} warp. Adjust: ${adjusted}`);
+    g.printk(cpu, printk.tscAdjustCompensate(cpu, cur, adjusted));
     port.anomaly({ type: 'tsc-adjust-compensate', t: port.now(), vcpu: cpu, size: adjusted, unit: 'cycles' });
     port.wrmsr(cpu, 'IA32_TSC_ADJUST', adjusted);
     g.boundary();

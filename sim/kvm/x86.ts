@@ -7,7 +7,8 @@
 // formula goes through the Wasm kernel.
 import type { Kernel, PvclockTimeInfo } from '../../bindings/index.js';
 import { PVCLOCK_TSC_STABLE_BIT, PVCLOCK_GUEST_STOPPED } from '../../bindings/index.js';
-import type { Host } from '../host.js';
+import { hvSetupTscPage, type HvTscPage } from './hyperv.js';
+import type { Host } from '../host/host.js';
 import { rulesFor, type Commit, type RuleSet, type Rules } from './eras.js';
 import { u64, s64 } from '../units.js';
 
@@ -84,7 +85,7 @@ export class Kvm {
   /** Whether the last page written carried PVCLOCK_TSC_STABLE_BIT. */
   lastStable = false;
   /** The Hyper-V reference TSC page (arch/x86/kvm/hyperv.c): sequence 0 = invalid. */
-  hvTscPage = { sequence: 0, scale: 0n, offset: 0n };
+  hvTscPage: HvTscPage = { sequence: 0, scale: 0n, offset: 0n };
   /** The guest asked for re-enlightenment notifications: after KVM_SET_CLOCK the page is left as it is (HOST_CHANGED). */
   hvReenlightenment = false;
   private hvHostChanged = false;
@@ -394,16 +395,11 @@ export class Kvm {
     }
   }
 
-  /** kvm_hv_setup_tsc_page from vCPU 0's clock: the page's scale/offset, or sequence 0 where it cannot be expressed. */
+  /** kvm_hv_setup_tsc_page from vCPU 0's clock (sim/kvm/hyperv.ts). */
   private hvSetupTscPage(): void {
-    if (this.hvHostChanged) return; // re-enlightenment: the guest is told, the page stays
-    const p = this.k.hvTscPageParams(this.vcpus[0].page);
-    if (!p) { this.hvTscPage = { sequence: 0, scale: 0n, offset: 0n }; return; }
-    if (p.scale === this.hvTscPage.scale && p.offset === this.hvTscPage.offset && this.hvTscPage.sequence) return;
-    let seq = (this.hvTscPage.sequence + 1) >>> 0;
-    if (seq === 0 || seq === 0xFFFFFFFF) seq = 1;
-    this.hvTscPage = { sequence: seq, ...p };
+    this.hvTscPage = hvSetupTscPage(this.k, this.hvTscPage, this.vcpus[0].page, this.hvHostChanged);
   }
+
 
   /**
    * Whether vCPU v's page carries PVCLOCK_TSC_STABLE_BIT: "if (use_master_clock) pvclock_flags |=

@@ -3,12 +3,12 @@
 // against real time, the timeline's events and the anomalies marked and
 // labelled. Numbers are scaled for drawing only after exact BigInt
 // arithmetic; the tables print the exact values.
-import type { Scenario } from './scenario.js';
-import type { RunResult } from './types.js';
-import { Machine } from './machine.js';
+import type { Scenario } from '../sim/scenario.js';
+import type { RunResult } from '../sim/types.js';
+import { Machine } from '../sim/machine.js';
 import type { Kernel } from '../bindings/index.js';
-import { renderLog, summarize } from './summary.js';
-import { nsOf, seconds } from './units.js';
+import { renderLog, summarize } from '../sim/summary.js';
+import { nsOf, seconds } from '../sim/units.js';
 
 export interface Traced { result: RunResult; trace: Machine['trace']; tscKhz: number }
 

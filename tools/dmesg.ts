@@ -6,7 +6,7 @@
 // `malformed` and the analysis goes on, never thrown.
 import { formatClocksourceLine, type ClocksourceRegistration, type Kernel } from '../bindings/index.js';
 import { isArgumentError } from '../bindings/check.js';
-import { exactDecimal, nsOf, U64 } from './units.js';
+import { exactDecimal, nsOf, U64 } from '../sim/units.js';
 
 export interface DmesgFinding {
   line: number;

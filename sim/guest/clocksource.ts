@@ -11,6 +11,8 @@
 // frequency there (skew under max_delta >> 8, 3.9 per mille, when the reference is not calibrated) and
 // compares one other CPU's TSC with its own per round, round robin: any TSC behind the boot CPU's by more
 // than a cross-CPU readout is "inter CPU skew".
+import * as printk from './printk.js';
+
 const NSEC_PER_SEC = 1_000_000_000n;
 
 export type WatchdogForm = 'per-cpu' | 'boot-cpu';
@@ -45,7 +47,7 @@ export interface WatchdogVerdict {
 
 /** A round on `cpu` with its kvm-clock and tsc now (per-cpu form), or a boot-CPU round (boot-cpu form). */
 export function watchdogRound(w: Watchdog, o: { cpu: number; wd: bigint; cs: bigint; bootWd: bigint; bootCs: bigint;
-  otherCs: bigint | null; logStyle: string }): WatchdogVerdict | null {
+  otherCs: bigint | null; logStyle: printk.LogStyle }): WatchdogVerdict | null {
   const boot = w.form === 'boot-cpu';
   const wdNow = boot ? o.bootWd : o.wd, csNow = boot ? o.bootCs : o.cs;
   const last = w.csLast, wdLast = w.wdLast;
@@ -59,26 +61,13 @@ export function watchdogRound(w: Watchdog, o: { cpu: number; wd: bigint; cs: big
     if (wdNs >= 0n && !(w.skipLong && long)) {
       const skew = csNs > wdNs ? csNs - wdNs : wdNs - csNs;
       if (!boot && skew > w.marginNs) {
-        verdict = { kind: 'skew', cpu: o.cpu, lines: o.logStyle === '3.x' ? [
-          `Clocksource tsc unstable (delta = ${BigInt.asIntN(64, csNs - wdNs)} ns)`,
-        ] : o.logStyle === '6.x' ? [
-          `clocksource: timekeeping watchdog on CPU${o.cpu}: Marking clocksource 'tsc' as unstable because the skew is too large:`,
-          `clocksource:                       'kvm-clock' wd_nsec: ${wdNs} wd_now: ${wdNow.toString(16)} wd_last: ${wdLast.toString(16)} mask: ffffffffffffffff`,
-          `clocksource:                       'tsc' cs_nsec: ${csNs} cs_now: ${csNow.toString(16)} cs_last: ${last.toString(16)} mask: ffffffffffffffff`,
-        ] : [
-          `clocksource: timekeeping watchdog on CPU${o.cpu}: Marking clocksource 'tsc' as unstable because the skew is too large:`,
-          `clocksource:                       'kvm-clock' wd_now: ${wdNow.toString(16)} wd_last: ${wdLast.toString(16)} mask: ffffffffffffffff`,
-          `clocksource:                       'tsc' cs_now: ${csNow.toString(16)} cs_last: ${last.toString(16)} mask: ffffffffffffffff`,
-        ] };
+        verdict = { kind: 'skew', cpu: o.cpu,
+          lines: printk.watchdogSkew(o.logStyle, { cpu: o.cpu, csNs, wdNs, csNow, csLast: last, wdNow, wdLast }) };
       }
       // the rewrite's frequency check: not calibrated against HPET/ACPI-PM here, so max_delta >> 8 (+ readout)
       const maxDelta = csNs > wdNs ? csNs : wdNs;
       if (boot && !long && skew > (maxDelta >> 8n) + 50_000n) {
-        verdict = { kind: 'frequency', cpu: 0, lines: [
-          'clocksource: Marking clocksource tsc unstable due to frequency skew',
-          `clocksource: Watchdog             kvm-clock interval: ${String(wdNs).padStart(16)}ns`,
-          `clocksource: Clocksource                tsc interval: ${String(csNs).padStart(16)}ns`,
-        ] };
+        verdict = { kind: 'frequency', cpu: 0, lines: printk.watchdogFrequency(wdNs, csNs) };
       }
     }
   }
@@ -89,11 +78,8 @@ export function watchdogRound(w: Watchdog, o: { cpu: number; wd: bigint; cs: big
     const [a, b] = [o.bootCs, o.otherCs];
     const behind = BigInt.asIntN(64, a - b);
     if (behind > latency || -behind > latency) {
-      const [lo, hi] = behind > 0n ? [[o.cpu, b], [0, a]] : [[0, a], [o.cpu, b]];
-      verdict = { kind: 'inter-cpu', cpu: o.cpu, lines: [
-        'clocksource: Marking clocksource tsc unstable due to inter CPU skew',
-        `clocksource: CPU${lo[0]} ${String(lo[1]).padStart(16)} < CPU${hi[0]} ${String(hi[1]).padStart(16)} (cycles)`,
-      ] };
+      const [lo, hi]: [number, bigint][] = behind > 0n ? [[o.cpu, b], [0, a]] : [[0, a], [o.cpu, b]];
+      verdict = { kind: 'inter-cpu', cpu: o.cpu, lines: printk.watchdogInterCpu(lo, hi) };
     }
   }
   if (verdict) w.on = false;

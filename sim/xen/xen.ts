@@ -7,10 +7,10 @@
 //   2 native: the destination host's TSC as it is (jumps, changes rate)
 //   3 native_paravirt: native, with TSC_AUX counting restores and migrations (the "incarnation")
 // It reuses the per-vCPU shape of the KVM model (offset, ratio, page) and overrides the rules that differ.
-import type { Kernel } from '../bindings/index.js';
-import type { Host } from './host.js';
-import { Kvm, type KvmVcpu } from './kvm/x86.js';
-import { u64 } from './units.js';
+import type { Kernel } from '../../bindings/index.js';
+import type { Host } from '../host/host.js';
+import { Kvm, type KvmVcpu } from '../kvm/x86.js';
+import { u64 } from '../units.js';
 
 export type TscMode = 0 | 1 | 2 | 3;
 

@@ -7,8 +7,8 @@
 // disciplined by NTP to the true second, which the crystal misses by
 // ntpDriftPpb: a masterclock page that extrapolates the TSC at tsc_khz runs
 // that far ahead of a page built on CLOCK_BOOTTIME (seed 000's 134 s).
-import type { HostSpec } from './scenario.js';
-import { cyclesOf, u64 } from './units.js';
+import type { HostSpec } from '../scenario.js';
+import { cyclesOf, u64 } from '../units.js';
 
 export class Host {
   readonly name: string;
