@@ -2,7 +2,7 @@
 // Wasm over simulated CPUs whose TSCs are functions of one host clock.
 import type { Core } from './core.js';
 import type { FracBits } from './types.js';
-import { fracBits as checkFracBits, int, object, s64, u64 } from './check.js';
+import { bool, fracBits as checkFracBits, int, object, s64, u64 } from './check.js';
 
 /** One simulated CPU: tsc(h) = kvm_scale_tsc(h + skew, ratio) + offset + tscAdjust (mod 2^64). */
 export interface WarpCpu {
@@ -34,6 +34,8 @@ export interface CheckTscWarpOptions {
   handoffMaxCycles?: number;
   /** Extra cycles, 0..jitter, drawn per acquisition. Default 0. */
   handoffJitterCycles?: number;
+  /** Step every acquisition even where a strict alternation could be skipped in closed form (same results; for tests). */
+  stepOnly?: boolean;
   /** Host cycles to retake it on the same CPU. Default 40. */
   localCycles?: number;
   /** Host cycles between dropping the lock and wanting it again. Default 20. */
@@ -94,6 +96,7 @@ export function warpApi(k: Core) {
         o.lastTsc === undefined ? 0n : u64(f, 'lastTsc', o.lastTsc),
         BigInt(handoffHi),
         BigInt(int(f, 'handoffJitterCycles', o.handoffJitterCycles ?? 0, 0, 1e9)),
+        o.stepOnly === undefined ? 0n : bool(f, 'stepOnly', o.stepOnly) ? 1n : 0n,
       ];
       const dv = k.dv;
       cfg.forEach((v, i) => dv.setBigUint64(k.warpCfg + i * 8, v, true));

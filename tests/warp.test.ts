@@ -5,6 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as t from '../bindings/index.js';
+import fc from 'fast-check';
 
 const khz = 2_500_000;
 
@@ -96,6 +97,46 @@ test('a CPU whose TSC stands still stops at the 10,000,000-iteration cap', () =>
   assert.ok(r.zeroCalibrationDelta);
   // first i with i > 10^7 and (i & 7) == 0 is 10,000,008: that is read number 10,000,009
   assert.is(r.cpus[0].iterations, 10_000_009);
+});
+
+test('two CPUs in strict alternation are skipped in closed form: the same results as stepping every acquisition', () => {
+  const seed = Number(process.env.FC_SEED ?? 20261129);
+  console.log(`warp: fast-check seed ${seed}`);
+  let warped = 0, skipped = 0, capped = 0;
+  const cpu = fc.record({
+    ratio: fc.oneof(fc.constant(undefined), fc.constant(undefined), fc.bigInt({ min: (1n << 48n) - (1n << 40n), max: (1n << 48n) + (1n << 40n) })),
+    offset: fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    tscAdjust: fc.bigInt({ min: -(1n << 40n), max: 1n << 40n }),
+    skew: fc.bigInt({ min: -100_000n, max: 100_000n }),
+  });
+  fc.assert(fc.property(cpu, cpu, fc.bigInt({ min: 0n, max: 1n << 50n }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), fc.integer({ min: 1, max: 400 }),
+    fc.integer({ min: 0, max: 300 }), fc.constantFrom(0, 0, 0, 7), fc.constantFrom(3, 20_000, 10_000_000), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 0, max: 120 }),
+    (a, b, hostStart, seedV, handoff, extra, jitter, maxIterations, lastTsc, near, local, loop) => {
+      // most cases put the two TSCs within a few hundred cycles: warps one way, the other, or none
+      const bb = near ? { ...b, ratio: a.ratio, skew: a.skew, tscAdjust: a.tscAdjust, offset: a.offset + BigInt((near - 2) * (handoff + local + 5)) } : b;
+      const o = { cpus: [a, { ...bb, offset: bb.offset & ((1n << 64n) - 1n) }], tscKhz: 2_000_000, timeoutMs: 1, hostStart, seed: seedV,
+        handoffCycles: handoff, handoffMaxCycles: handoff + extra, handoffJitterCycles: jitter, maxIterations, lastTsc, localCycles: local, loopCycles: loop };
+      const fast = t.checkTscWarp(o);
+      assert.equal(fast, t.checkTscWarp({ ...o, stepOnly: true }));
+      if (fast.nrWarps > 0) warped++;
+      if (fast.hitIterationCap) capped++;
+      if (jitter === 0 && loop > 0 && loop <= handoff && a.ratio === undefined && bb.ratio === undefined) skipped++;
+    }), { seed, numRuns: 400 });
+  assert.ok(warped > 40 && skipped > 60 && capped > 5, `${warped} with warps, ${skipped} skippable, ${capped} capped of 400`);
+});
+
+test('the closed form is the fast path of a 20 ms hot-add check: ~250,000 acquisitions in a few dozen steps', () => {
+  const o = { cpus: [{ offset: 0n }, { offset: 100n }], tscKhz: 2_500_000, timeoutMs: 20, hostStart: 1n << 40n, seed: 1n };
+  const t0 = performance.now();
+  const fast = t.checkTscWarp(o);
+  const fastMs = performance.now() - t0;
+  const t1 = performance.now();
+  const slow = t.checkTscWarp({ ...o, stepOnly: true });
+  const slowMs = performance.now() - t1;
+  assert.equal(fast, slow);
+  assert.ok(fast.reads > 200_000n, `${fast.reads}`);
+  console.log(`warp: 20 ms check, ${fast.reads} acquisitions: ${fastMs.toFixed(2)} ms skipping, ${slowMs.toFixed(2)} ms stepping`);
 });
 
 test.run();
