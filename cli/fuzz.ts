@@ -10,6 +10,7 @@ import { bold, green, red, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_OK }
 interface Opts {
   rules?: string; procedure?: string[]; seconds?: string; runs?: string; workers?: string; seed?: string; out?: string;
   resume?: boolean; json?: boolean; kernel?: boolean; suspend?: boolean; failOnFindings?: boolean; actions?: string[]; startAfter?: string; vmWideTscKhz?: boolean;
+  replay?: string;
 }
 
 const ACTIONS = ['stop-cont', 'migrate', 'hot-add', 'move-vcpu', 'preempt', 'wrmsr', 'host-suspend', 'churn'];
@@ -37,6 +38,7 @@ export function fuzzCommand(setCode: (c: number) => void): Command {
     .option('--resume', 'continue the campaign in --out (its options must be the same; its budget is kept)').option('--json', 'print the result as JSON')
     .option('--fail-on-findings', 'exit 1 when something was found')
     .option('--kernel', 'differential fuzzing of every Wasm formula (inputs generated in Wasm) instead of scenarios')
+    .option('--replay <seed:path>', 'print the scenario a campaign generated at this fast-check seed and path (as a finding\'s file names it), and what it violates; the generator options are the ones given, or those of the campaign in --out')
     .action(async (o: Opts) => {
       const workers = int('workers', o.workers, 1, 64, 1);
       const seed = int('seed', o.seed, 0, 2 ** 31 - 1, 1);
@@ -70,6 +72,21 @@ export function fuzzCommand(setCode: (c: number) => void): Command {
         ...(o.suspend === false ? { hostSuspend: false } : {}), ...(o.vmWideTscKhz ? { vmWideTscKhz: true } : {}),
         // hosts whose TSC KVM sees as unstable: the era before the masterclock, or any era when none is named
         unstableHosts: rules === '2.6.37-3.3' || rules === undefined };
+      if (o.replay !== undefined) {
+        const m = /^(\d{1,10}):(\d+(?::\d+)*)$/.exec(o.replay);
+        if (!m || Number(m[1]) > 2 ** 31 - 1) throw new UsageError(`--replay: expected <seed>:<path> as a finding names it (e.g. 14:13:1:0), got "${o.replay}"`);
+        const { replayCase, readCampaignState } = await import('../sim/fuzz/campaign.js');
+        const st = o.out ? readCampaignState(o.out) : null;
+        const r = replayCase(Number(m[1]), m[2], st?.gen ?? gen, t.kernel);
+        if (o.json) console.log(toJson({ seed: Number(m[1]), path: m[2], violations: r.violations, scenario: r.scenario }));
+        else {
+          for (const v of r.violations) console.error(`${yellow(v.invariant)}: ${v.detail}`);
+          if (!r.violations.length) console.error(green('no invariant violated'));
+          console.log(JSON.stringify(r.scenario, null, 2));
+        }
+        setCode(r.violations.length && o.failOnFindings ? EXIT_ANOMALIES : EXIT_OK);
+        return;
+      }
       const [{ runCampaign }, cliProgress] = await Promise.all([import('../sim/fuzz/campaign.js'), import('cli-progress')]);
       const bar = process.stderr.isTTY && !o.json
         ? new cliProgress.default.SingleBar({ stream: process.stderr, clearOnComplete: true, format: 'fuzz [{bar}] {value}/{total} shards | {findings} findings' },
@@ -79,17 +96,22 @@ export function fuzzCommand(setCode: (c: number) => void): Command {
         onStart: (total, before) => bar?.start(total ?? before + 1, before, { findings: found }),
         onShard: (s, done, total) => { if (s.failure) found++; if (total === null) bar?.setTotal(done + 1); bar?.update(done, { findings: found }); } });
       bar?.stop();
-      const perSec = r.runs / (r.wallMs / 1000), evPerSec = r.events / (r.wallMs / 1000);
+      // search throughput: generation, runs and checks, without worker start-up or the shrinking after (reported apart)
+      const searchS = r.searchMs / 1000, perWorker = r.workerMs ? r.runs / (r.workerMs / 1000) : 0, perSec = perWorker * workers;
+      const evPerSec = r.workerMs ? (r.events / (r.workerMs / 1000)) * workers : 0;
       if (o.json) {
-        console.log(toJson({ seed, runs: r.runs, resumedShards: r.resumed, findings: r.findings, scenariosPerSecond: Math.round(perSec),
-          eventsPerSecond: Math.round(evPerSec), wallMs: r.wallMs }));
+        console.log(toJson({ seed, runs: r.runs, resumedShards: r.resumed, classes: r.classes, findings: r.findings, scenariosPerSecond: Math.round(perSec),
+          scenariosPerSecondPerWorker: Math.round(perWorker), eventsPerSecond: Math.round(evPerSec), searchMs: r.searchMs, workerMs: r.workerMs,
+          shrinkMs: r.shrinkMs, wallMs: r.wallMs }));
       } else {
-        for (const f of r.findings) {
-          console.log(`${yellow(f.invariant)}: ${f.detail}`);
-          console.log(`  shrunk case: seed ${f.seed}, path "${f.path}"${f.file ? `; replay: npx tsclab run ${f.file}` : ''}`);
+        for (const c of r.classes) {
+          console.log(`${yellow(c.invariant)}${c.count > 1 ? ` (${c.count} shards)` : ''}: ${c.detail}`);
+          console.log(`  shrunk: tsclab fuzz --replay ${c.seed}:${c.path}${c.file ? `; or npx tsclab run ${c.file}` : ''}`);
         }
-        console.log(bold(`${r.runs} scenarios in ${(r.wallMs / 1000).toFixed(1)} s on ${workers} workers: ${perSec.toFixed(0)} scenarios/s, ` +
-          `${evPerSec.toFixed(0)} simulated events/s; ${r.findings.length} shards found something` +
+        console.log(bold(`${r.runs} scenarios in ${searchS.toFixed(1)} s of search on ${workers} workers: ${perWorker.toFixed(0)} scenarios/s per worker ` +
+          `(${perSec.toFixed(0)} on ${workers}), ${evPerSec.toFixed(0)} simulated events/s; ${r.findings.length} shards found something, ` +
+          `${r.classes.length} kind${r.classes.length === 1 ? '' : 's'}` +
+          `${r.classes.length ? `, shrunk in ${(r.shrinkMs / 1000).toFixed(1)} s` : ''}` +
           `${r.resumed ? ` (the campaign's ${r.resumed} shards done before included)` : ''}`));
       }
       setCode(r.findings.length && o.failOnFindings ? EXIT_ANOMALIES : EXIT_OK);

@@ -156,7 +156,7 @@ test('npx tsclab run seed-003-unify-tsc-logic replays it', () => {
 test('npx tsclab fuzz --runs 20 --workers 1 runs a campaign (fast-check, workers) from the installed package', () => {
   assert.ok(installed, 'installed');
   const out = ok(npx('fuzz', '--runs', '20', '--workers', '1', '--seed', '3'), 'tsclab fuzz');
-  assert.match(out, /\d+ scenarios in [\d.]+ s on 1 workers: /);
+  assert.match(out, /\d+ scenarios in [\d.]+ s of search on 1 workers: \d+ scenarios\/s per worker/);
 });
 
 // inputs with every wrap: tsc below tsc_timestamp, 0, 2^64-1, and seeded values

@@ -500,7 +500,7 @@ prop('dmesg through `tsclab dmesg -` and a file it cannot read (child processes)
 // ---- campaign.json (fuzz --resume) ---------------------------------------------------------------------------------
 const state: Json = {
   version: 1, seed: 1, budget: { runs: 50 }, gen: { rules: 'v4.x', actions: ['hot-add', 'churn'], unstableHosts: false }, done: [0, 1],
-  findings: [{ shard: 1, file: 'fuzz-no-stall-seed2.json', invariant: 'no-stall-while-running', detail: 'vCPU 0 stalled', seed: 2, path: '0:1' }],
+  findings: [{ shard: 1, file: 'fuzz-no-time-stall-seed2.json', invariant: 'no-time-stall-while-running', detail: 'vCPU 0 stalled', seed: 2, path: '0:1' }],
 };
 
 prop('campaign.json, mutated: --resume reads it with a clear error naming the file and field, and leaves it as it is', () => {

@@ -27,10 +27,20 @@ export const DEFAULT_RUNS = 500;
 export interface ShardResult {
   shard: number;
   seed: number;
+  /** Scenarios generated and run in the search (up to the first failure). */
   runs: number;
   events: number;
   reads: string;
-  failure?: { path: string; scenario: Record<string, unknown>; violations: Violation[]; shrinks: number };
+  /** Time the search took (generation, runs, checks), ms. */
+  searchMs: number;
+  /** The first failure, as found (shrunk later, once per finding class: shrinkFinding). */
+  failure?: { path: string; scenario: Record<string, unknown>; violations: Violation[]; signature: string };
+}
+
+/** A finding's class: its invariant and what was seen, with the numbers left out. Each class is shrunk and written once. */
+export function signature(v: Violation | undefined): string {
+  if (!v) return 'failure';
+  return `${v.invariant}: ${v.detail.replace(/\d+(\.\d+)?/g, '#')}`;
 }
 
 /** One run of the property: the violations (an invalid generated scenario is a violation too). */
@@ -47,24 +57,49 @@ export function check(raw: Record<string, unknown>, kernel?: Kernel): { violatio
   return { violations: checkInvariants(s, r, m), events: r.stats.events, reads: r.stats.reads };
 }
 
-/** Runs shard `shard` of a campaign: RUNS_PER_SHARD cases from seed + shard, shrinking the first failure. */
+/** Searches shard `shard` of a campaign: RUNS_PER_SHARD cases from seed + shard, up to the first failure (not shrunk). */
 export function runShard(baseSeed: number, shard: number, gen: FuzzOptions, kernel?: Kernel): ShardResult {
   const seed = (baseSeed + shard) | 0;
   let events = 0, reads = 0n;
+  const t0 = Date.now();
   const property = fc.property(scenarioArbitrary(gen), (raw) => {
     const r = check(raw, kernel);
     events += r.events;
     reads += r.reads;
     return r.violations.length === 0;
   });
-  // shrinking re-runs whole simulations: bound each shard's time (the best shrink so far is kept)
-  const d = fc.check(property, { seed, numRuns: RUNS_PER_SHARD, interruptAfterTimeLimit: SHARD_TIME_LIMIT_MS, markInterruptAsFailure: false });
-  const result: ShardResult = { shard, seed, runs: d.numRuns, events, reads: reads.toString() };
+  const d = fc.check(property, { seed, numRuns: RUNS_PER_SHARD, endOnFailure: true, interruptAfterTimeLimit: SHARD_TIME_LIMIT_MS, markInterruptAsFailure: false });
+  const result: ShardResult = { shard, seed, runs: d.numRuns, events, reads: reads.toString(), searchMs: Date.now() - t0 };
   if (d.failed && d.counterexample) {
     const scenario = d.counterexample[0] as Record<string, unknown>;
-    result.failure = { path: d.counterexamplePath ?? '', scenario, violations: check(scenario, kernel).violations, shrinks: d.numShrinks };
+    const violations = check(scenario, kernel).violations;
+    result.failure = { path: d.counterexamplePath ?? '', scenario, violations, signature: signature(violations[0]) };
   }
   return result;
+}
+
+export interface Shrunk { seed: number; path: string; scenario: Record<string, unknown>; violations: Violation[]; shrinks: number; ms: number }
+
+/**
+ * Shrinks the failure at (seed, path) -- fast-check replays that case and shrinks from it, within
+ * SHARD_TIME_LIMIT_MS (the best so far is kept) -- to the smallest scenario that still fails.
+ */
+export function shrinkFinding(seed: number, path: string, gen: FuzzOptions, kernel?: Kernel): Shrunk {
+  const t0 = Date.now();
+  const property = fc.property(scenarioArbitrary(gen), (raw) => check(raw, kernel).violations.length === 0);
+  const d = fc.check(property, { seed, path, interruptAfterTimeLimit: SHARD_TIME_LIMIT_MS, markInterruptAsFailure: false });
+  const scenario = (d.counterexample?.[0] ?? {}) as Record<string, unknown>;
+  return { seed, path: d.counterexamplePath ?? path, scenario, violations: d.failed ? check(scenario, kernel).violations : [], shrinks: d.numShrinks,
+    ms: Date.now() - t0 };
+}
+
+/** The scenario of run (seed, path) of a campaign with these generator options, as the search generated it. */
+export function replayCase(seed: number, path: string, gen: FuzzOptions, kernel?: Kernel): { scenario: Record<string, unknown>; violations: Violation[] } {
+  let found: Record<string, unknown> | null = null;
+  const property = fc.property(scenarioArbitrary(gen), (raw) => { found = raw; return true; });
+  fc.check(property, { seed, path, numRuns: 1, endOnFailure: true });
+  if (!found) throw campaignError(`--replay: seed ${seed}, path "${path}" generates no scenario with these options`);
+  return { scenario: found, violations: check(found, kernel).violations };
 }
 
 /** K workers sharing one compiled kernel module. */
@@ -93,18 +128,42 @@ export interface CampaignOptions {
   onShard?: (r: ShardResult, done: number, total: number | null) => void;
 }
 
-export interface Finding { shard: number; file?: string; invariant: string; detail: string; seed: number; path: string }
+export interface Finding { shard: number; file?: string; invariant: string; detail: string; seed: number; path: string; signature?: string }
+
+/** A class of findings (one signature): how many shards found it, the first of them, shrunk and written once. */
+export interface FindingClass {
+  signature: string;
+  invariant: string;
+  /** Shards that found it. */
+  count: number;
+  /** The shrunk case: its violation, seed and path (fast-check), file. */
+  detail: string;
+  seed: number;
+  path: string;
+  file?: string;
+  shrinks?: number;
+  /** The shrunk scenario (this call's shrinking only; the file holds it for later calls). */
+  scenario?: Record<string, unknown>;
+}
 
 export interface CampaignResult {
   /** The shards run by this call. */
   shards: ShardResult[];
-  /** Every finding of the campaign, by shard: with --resume, those of the earlier runs too. */
+  /** Every shard's first failure, as found (with --resume, those of the earlier runs too). */
   findings: Finding[];
+  /** The findings by class: each shrunk and written once. */
+  classes: FindingClass[];
   /** Shards done before this call (--resume). */
   resumed: number;
   runs: number;
   events: number;
   wallMs: number;
+  /** The search phase, wall clock (worker start-up included), and the shrinking after it. */
+  searchMs: number;
+  shrinkMs: number;
+  /** The shards' own search time summed over the workers (generation, runs, invariant checks): runs / workerMs is
+   *  the throughput of one worker. */
+  workerMs: number;
 }
 
 /** An error about the campaign's files or options (reported as bad input, exit 2). */
@@ -140,7 +199,11 @@ const StateSchema = z.strictObject({
   budget: z.union([z.strictObject({ runs: z.number().int().min(1) }), z.strictObject({ seconds: z.number().int().min(1) })]),
   gen: GenSchema,
   done: z.array(count),
-  findings: z.array(z.strictObject({ shard: count, file: z.string().optional(), invariant: z.string(), detail: z.string(), seed: z.number().int(), path: z.string() })),
+  findings: z.array(z.strictObject({ shard: count, file: z.string().optional(), invariant: z.string(), detail: z.string(), seed: z.number().int(), path: z.string(),
+    signature: z.string().optional() })),
+  /** The classes shrunk so far: signature -> the shrunk case. */
+  classes: z.array(z.strictObject({ signature: z.string(), invariant: z.string(), count: count, detail: z.string(), seed: z.number().int(), path: z.string(),
+    file: z.string().optional(), shrinks: count.optional() })).default([]),
 });
 export type CampaignState = z.output<typeof StateSchema>;
 
@@ -193,14 +256,13 @@ function checkResume(st: CampaignState, o: CampaignOptions): { runs?: number; se
 }
 
 /** The finding as a scenario file: the shrunk scenario, named and described so a reader can replay it. */
-export function findingFile(r: ShardResult): Record<string, unknown> {
-  const f = r.failure!;
-  const v = f.violations[0];
+export function findingFile(sh: Shrunk, count: number): Record<string, unknown> {
+  const v = sh.violations[0];
   return {
-    ...f.scenario,
-    name: `fuzz-${v?.invariant ?? 'failure'}-seed${r.seed}`,
-    description: `Found by tsclab fuzz: ${f.violations.map((x) => `${x.invariant}: ${x.detail}`).join('; ')}. ` +
-      `Replay the search with seed ${r.seed} and path "${f.path}" (fast-check), or this file with tsclab run.`,
+    ...sh.scenario,
+    name: `fuzz-${v?.invariant ?? 'failure'}-seed${sh.seed}`,
+    description: `Found by tsclab fuzz${count > 1 ? ` in ${count} shards` : ''}: ${sh.violations.map((x) => `${x.invariant}: ${x.detail}`).join('; ')}. ` +
+      `Replay the search with seed ${sh.seed} and path "${sh.path}" (tsclab fuzz --replay ${sh.seed}:${sh.path}), or this file with tsclab run.`,
   };
 }
 
@@ -219,6 +281,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
   const stateFile = o.out ? join(o.out, 'campaign.json') : null;
   const done = new Set<number>();
   const findings = new Map<number, Finding>();
+  const classes = new Map<string, FindingClass>();
   let budget: { runs?: number; seconds?: number } = o.runs === undefined && o.seconds === undefined ? { runs: DEFAULT_RUNS } : { runs: o.runs, seconds: o.seconds };
   if (o.out) {
     prepareOut(o.out);
@@ -228,7 +291,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (st) {
       budget = checkResume(st, o);
       for (const s of st.done) done.add(s);
-      for (const f of st.findings) findings.set(f.shard, f);
+      for (const f of st.findings) findings.set(f.shard, { ...f, signature: f.signature ?? signature(f as Violation) });
+      for (const c of st.classes) classes.set(c.signature, c);
     }
   }
   const resumed = done.size;
@@ -242,42 +306,79 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignResult> {
     if (Date.now() >= deadline || o.signal?.aborted) return null;
     return next++;
   };
+  const shrunk = new Map<string, Record<string, unknown>>();
   const state = (): CampaignState => ({
     version: 1, seed: o.seed, budget: budget.runs !== undefined ? { runs: budget.runs } : { seconds: budget.seconds! }, gen: o.gen,
     done: [...done].sort((a, b) => a - b), findings: [...findings.values()].sort((a, b) => a.shard - b.shard),
+    classes: [...classes.values()].sort((a, b) => a.signature.localeCompare(b.signature)),
   });
+  const save = () => { if (stateFile) atomicWrite(stateFile, `${JSON.stringify(state())}\n`); };
   const record = (r: ShardResult) => {
     shards.push(r);
     done.add(r.shard);
     if (r.failure) {
-      const name = `${findingFile(r).name}.json`;
-      if (o.out) atomicWrite(join(o.out, name), `${JSON.stringify(findingFile(r), null, 2)}\n`);
-      findings.set(r.shard, { shard: r.shard, ...(o.out ? { file: name } : {}), invariant: r.failure.violations[0]?.invariant ?? 'failure',
-        detail: r.failure.violations[0]?.detail ?? '', seed: r.seed, path: r.failure.path });
+      const v = r.failure.violations[0];
+      findings.set(r.shard, { shard: r.shard, invariant: v?.invariant ?? 'failure', detail: v?.detail ?? '', seed: r.seed, path: r.failure.path,
+        signature: r.failure.signature });
     }
-    if (stateFile) atomicWrite(stateFile, `${JSON.stringify(state())}\n`);
+    save();
     o.onShard?.(r, done.size, total);
   };
   o.onStart?.(total, resumed);
   const workers = spawnWorkers(o.workers);
+  let searchEnd = started, shrinkMs = 0;
   try {
+    // the search: shards to the workers as they free up
     await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
       const feed = () => {
         const s = nextShard();
-        if (s === null) { resolve(); return; }
+        if (s === null) { w.removeAllListeners('message'); w.removeAllListeners('error'); resolve(); return; }
         w.postMessage({ type: 'shard', seed: o.seed, shard: s, gen: o.gen });
       };
       w.on('message', (r: ShardResult) => { record(r); feed(); });
       w.on('error', reject);
       feed();
     })));
+    searchEnd = Date.now();
+    // then each new class of finding, once: its first shard's case, shrunk
+    const todo = [...new Set([...findings.values()].map((f) => f.signature!))].filter((sig) => !classes.has(sig))
+      .map((sig) => [...findings.values()].filter((f) => f.signature === sig).sort((x, y) => x.shard - y.shard)[0]);
+    if (!o.signal?.aborted) {
+      await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+        const feed = () => {
+          const f = todo.shift();
+          if (!f) { resolve(); return; }
+          w.once('message', (sh: Shrunk) => {
+            shrinkMs += sh.ms;
+            const count = [...findings.values()].filter((x) => x.signature === f.signature).length;
+            const v = sh.violations[0];
+            const file = `fuzz-${v?.invariant ?? f.invariant}-seed${sh.seed}.json`;
+            if (o.out && v) atomicWrite(join(o.out, file), `${JSON.stringify(findingFile(sh, count), null, 2)}\n`);
+            classes.set(f.signature!, { signature: f.signature!, invariant: v?.invariant ?? f.invariant, count, detail: v?.detail ?? f.detail,
+              seed: sh.seed, path: sh.path, ...(o.out && v ? { file } : {}), shrinks: sh.shrinks });
+            shrunk.set(f.signature!, sh.scenario);
+            save();
+            feed();
+          });
+          w.postMessage({ type: 'shrink', seed: f.seed, path: f.path, gen: o.gen });
+        };
+        w.on('error', reject);
+        feed();
+      })));
+    }
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
   shards.sort((a, b) => a.shard - b.shard);
-  const all = [...findings.values()].sort((a, b) => a.shard - b.shard)
-    .map((f) => (f.file !== undefined && o.out ? { ...f, file: join(o.out, basename(f.file)) } : f));
-  return { shards, findings: all, resumed, runs: shards.reduce((a, r) => a + r.runs, 0), events: shards.reduce((a, r) => a + r.events, 0), wallMs: Date.now() - started };
+  // counts over the whole campaign (a resumed one too)
+  for (const c of classes.values()) c.count = [...findings.values()].filter((f) => f.signature === c.signature).length;
+  const all = [...findings.values()].sort((a, b) => a.shard - b.shard);
+  const byClass = [...classes.values()].filter((c) => c.count > 0).sort((a, b) => b.count - a.count || a.signature.localeCompare(b.signature))
+    .map((c) => ({ ...c, ...(c.file !== undefined && o.out ? { file: join(o.out, basename(c.file)) } : {}),
+      ...(shrunk.has(c.signature) ? { scenario: shrunk.get(c.signature) } : {}) }));
+  const workerMs = shards.reduce((a, r) => a + r.searchMs, 0);
+  return { shards, findings: all, classes: byClass, resumed, runs: shards.reduce((a, r) => a + r.runs, 0), events: shards.reduce((a, r) => a + r.events, 0),
+    wallMs: Date.now() - started, searchMs: searchEnd - started, shrinkMs, workerMs };
 }
 
 export interface KernelFuzzResult {

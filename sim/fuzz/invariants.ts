@@ -6,8 +6,8 @@ import type { RunResult } from '../types.js';
 import { seconds } from '../units.js';
 
 export const INVARIANTS = [
-  'no-backwards', 'no-backwards-across-stable', 'no-jump-beyond-pause', 'migration-drift', 'no-false-lockup',
-  'same-kvmclock-across-vcpus', 'kvmclock-kept-across-migration', 'no-stall-while-running',
+  'no-time-backwards', 'no-time-backwards-across-stable', 'no-time-jump', 'migration-drift', 'no-false-lockup',
+  'same-kvmclock-across-vcpus', 'kvmclock-kept-across-migration', 'no-time-stall-while-running',
   // not a kernel promise but tsclab's own: the generator writes only scenarios the validator accepts
   'valid-scenario',
 ] as const;
@@ -21,10 +21,10 @@ export function checkInvariants(s: Scenario, r: RunResult, m: Machine): Violatio
   const add = (invariant: Invariant, detail: string) => { if (!v.some((x) => x.invariant === invariant)) v.push({ invariant, detail }); };
   for (const a of r.anomalies) {
     const at = `${a.clock ?? ''} on vCPU ${a.vcpu} at ${seconds(a.t)} s, ${a.size} ${a.unit}`;
-    if (a.type === 'time-backwards' && !a.across) add('no-backwards', `${at} backwards`);
-    if (a.type === 'time-backwards' && a.across && a.clock === 'kvmclock') add('no-backwards-across-stable', `${at} behind another vCPU under STABLE`);
-    if (a.type === 'time-backwards' && a.across && a.clock !== 'kvmclock') add('no-backwards', `${at} behind what another vCPU read`);
-    if (a.type === 'time-jump') add('no-jump-beyond-pause', `${at} ahead of real time`);
+    if (a.type === 'time-backwards' && !a.across) add('no-time-backwards', `${at} backwards`);
+    if (a.type === 'time-backwards' && a.across && a.clock === 'kvmclock') add('no-time-backwards-across-stable', `${at} behind another vCPU under STABLE`);
+    if (a.type === 'time-backwards' && a.across && a.clock !== 'kvmclock') add('no-time-backwards', `${at} behind what another vCPU read`);
+    if (a.type === 'time-jump') add('no-time-jump', `${at} ahead of real time`);
   }
   // windows in which the guest legitimately loses time: stopped, migrating, host suspended (the engine judges the
   // clocks at each event, so a stall starts exactly where its window does)
@@ -45,7 +45,7 @@ export function checkInvariants(s: Scenario, r: RunResult, m: Machine): Violatio
   }, 0n);
   for (const a of r.anomalies) {
     if (a.type === 'time-stall' && a.clock !== 'tsc' && a.size > pausedWithin(a.t, a.until) + s.observe.period) {
-      add('no-stall-while-running', `${a.clock} on vCPU ${a.vcpu} lost ${seconds(a.size)} s from ${seconds(a.t)} s while running`);
+      add('no-time-stall-while-running', `${a.clock} on vCPU ${a.vcpu} lost ${seconds(a.size)} s from ${seconds(a.t)} s while running`);
     }
   }
   // lockup reports need a real stall past the detector's threshold: a long preemption, stop, suspend, downtime or

@@ -2,11 +2,12 @@
 // recompilation) and runs what it is sent: scenario shards, or kernel sweeps.
 import { parentPort, workerData } from 'node:worker_threads';
 import { createKernel, type SweepKind } from '../../bindings/index.js';
-import { runShard } from './campaign.js';
+import { runShard, shrinkFinding } from './campaign.js';
 
 const kernel = createKernel({ module: workerData.module as WebAssembly.Module });
 type Msg =
   | { type: 'shard'; seed: number; shard: number; gen: Parameters<typeof runShard>[2] }
+  | { type: 'shrink'; seed: number; path: string; gen: Parameters<typeof runShard>[2] }
   | { type: 'sweep'; kind: SweepKind; seed: string; cases: number };
 parentPort!.on('message', (m: Msg) => {
   if (m.type === 'sweep') {
@@ -14,5 +15,6 @@ parentPort!.on('message', (m: Msg) => {
     parentPort!.postMessage({ ...r, seed: m.seed, first: r.first && Object.fromEntries(Object.entries(r.first).map(([k, v]) => [k, String(v)])) });
     return;
   }
+  if (m.type === 'shrink') { parentPort!.postMessage(shrinkFinding(m.seed, m.path, m.gen, kernel)); return; }
   parentPort!.postMessage(runShard(m.seed, m.shard, m.gen, kernel));
 });
