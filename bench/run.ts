@@ -118,14 +118,22 @@ batchCase('perf conversion batch', 'perf', (k, input) => (out) => k.perfTscToNsB
 
 // ---- the warp loop: two CPUs, the second 5000 cycles behind ----------------------------
 {
+  // stepping every acquisition, against the C twin of the same loop (it has no closed form)
   const opts = { cpus: [{}, { offset: BigInt.asUintN(64, -5000n) }], tscKhz: 1_000_000, hostStart: 1_000_000_000n, seed: SEED,
-    timeoutMs: quick ? 200 : 1000, handoffCycles: 200 }; // a fixed hand-off: the C twin has no per-run draw
+    timeoutMs: quick ? 200 : 1000, handoffCycles: 200, stepOnly: true }; // a fixed hand-off: the C twin has no per-run draw
   const probe = simd.checkTscWarp(opts);
   const m = measure('warp', () => simd.checkTscWarp(opts), probe.reads);
   const c = native('warp', probe.reads);
   cases.push({ kernel: 'warp-check loop', impl: 'wasm', ...m, opsPerSec: 1e9 / m.nsPerOp, checksum: String(probe.maxWarp),
-    ratioToNative: c ? m.nsPerOp / c.nsPerOp : null, note: `${probe.reads} simulated TSC reads per call` });
+    ratioToNative: c ? m.nsPerOp / c.nsPerOp : null, note: `${probe.reads} simulated TSC reads per call, every acquisition stepped` });
   if (c) cases.push({ kernel: 'warp-check loop', impl: 'native-c', nsPerOp: c.nsPerOp, opsPerSec: 1e9 / c.nsPerOp, spread: 'median of runs', checksum: c.checksum, ratioToNative: 1 });
+  // the check a hot-add runs (20 ms, a hand-off drawn per run): strict alternation skipped in closed form
+  const hot = { cpus: [{}, { offset: BigInt.asUintN(64, -5000n) }], tscKhz: 2_500_000, hostStart: 1_000_000_000n, seed: SEED, timeoutMs: 20 };
+  const hp = simd.checkTscWarp(hot);
+  const hm = measure('warp 20 ms', () => simd.checkTscWarp(hot), hp.reads);
+  const same = JSON.stringify(hp, (_, v) => (typeof v === 'bigint' ? `${v}` : v)) === JSON.stringify(simd.checkTscWarp({ ...hot, stepOnly: true }), (_, v) => (typeof v === 'bigint' ? `${v}` : v));
+  cases.push({ kernel: 'warp check of a hot-add (20 ms)', impl: 'wasm', ...hm, opsPerSec: 1e9 / hm.nsPerOp, checksum: String(hp.maxWarp), ratioToNative: null,
+    note: `${hp.reads} simulated TSC reads in ${(hm.nsPerOp * Number(hp.reads) / 1e3).toFixed(1)} us: the alternation skipped in closed form${same ? ', the same result as stepping' : ' -- DIFFERS from stepping'}` });
 }
 
 // ---- the scalar convenience API ----------------------------------------------------------
@@ -142,48 +150,59 @@ batchCase('perf conversion batch', 'perf', (k, input) => (out) => k.perfTscToNsB
   if (sink === 42n) console.log('');
 }
 
-// ---- the simulation: a 16-vCPU guest, reads every 100 ms ----------------------------------
-{
-  const hours = quick ? 1n : 6n;
-  const s = parseScenario({ name: 'bench', until: `${hours}h`, observe: { period: '100ms' },
+// ---- the simulation: a 16-vCPU guest, quiet (its cost is its events: the periodic kvmclock syncs) ----------
+for (const [label, until] of [['24 h', '24h'], ['30 days', '30d']] as const) {
+  const s = parseScenario({ name: 'bench', until, observe: { period: '10ms' },
     hosts: [{ name: 'h', tscKhz: 2_500_000, pcpus: 32 }], vm: { host: 'h', vcpus: 16 } });
-  let reads = 0n;
-  const m = measure('simulation', () => { reads = runScenario(s).stats.reads; }, 1);
-  const simSeconds = Number(hours) * 3600;
-  cases.push({ kernel: 'simulation, 16 vCPUs, 100 ms reads', impl: 'wasm+ts', nsPerOp: m.nsPerOp / simSeconds, opsPerSec: simSeconds / (m.nsPerOp / 1e9),
-    spread: m.spread, checksum: String(reads), ratioToNative: null,
-    note: `${(simSeconds / (m.nsPerOp / 1e9)).toFixed(0)} simulated seconds per wall second (${reads} reads per run); per op = per simulated second` });
+  let r = runScenario(s);
+  const m = measure(`simulation ${label}`, () => { r = runScenario(s); }, 1);
+  cases.push({ kernel: `simulation, 16 vCPUs, ${label}`, impl: 'wasm+ts', nsPerOp: m.nsPerOp, opsPerSec: 1e9 / m.nsPerOp, spread: m.spread,
+    checksum: String(r.stats.events), ratioToNative: null,
+    note: `${r.stats.events} events (periodic syncs), ${r.stats.reads} points evaluated; observe.period 10 ms (no longer a read grid)` });
 }
-// ---- fuzzing: scenarios/s on 2 workers, and the time to find each seed class ---------------------
+// ---- fuzzing: the search's throughput on 2 workers, and the time to find each seed class ---------------------
 {
   const { runCampaign, runKernelFuzz } = await import('../sim/fuzz/campaign.js');
   const { oracleCheck } = await import('../sim/fuzz/oracle-check.js');
-  // the goal is stated for ~30-event scenarios: churn (hundreds of events) is left out of this measure
-  const clean = { rules: '6.7+' as const, procedures: ['precise-scaled' as const], hostSuspend: false,
+  // the benchmark's generator: ~30-event scenarios, modern rules, precise-scaled migration, the VM-wide rate; churn
+  // (hundreds of events) left out of this measure
+  const clean = { rules: '6.7+' as const, procedures: ['precise-scaled' as const], hostSuspend: false, vmWideTscKhz: true,
     actions: ['stop-cont', 'migrate', 'hot-add', 'move-vcpu', 'preempt', 'wrmsr'] };
-  // long enough that starting the workers (tsx compiles the sources in each) is not what is measured
-  const runs = quick ? 400 : 4000;
+  const runs = quick ? 4000 : 100_000;
   const r = await runCampaign({ seed: 11, runs, workers: 2, gen: clean });
-  const events = r.events / r.runs;
-  cases.push({ kernel: 'fuzz throughput (scenarios)', impl: '2 workers', nsPerOp: (r.wallMs * 1e6) / r.runs, opsPerSec: r.runs / (r.wallMs / 1000),
-    spread: '-', checksum: String(r.findings.length), ratioToNative: null,
-    note: `${(r.runs / (r.wallMs / 1000)).toFixed(0)} scenarios/s, ${(r.events / (r.wallMs / 1000)).toFixed(0)} events/s, ${events.toFixed(0)} events per scenario` });
+  const perWorker = r.runs / (r.workerMs / 1000);
+  const kinds = r.classes.map((c) => `${c.invariant} x${c.count}`).join(', ') || 'none';
+  cases.push({ kernel: 'fuzz search throughput (scenarios)', impl: '2 workers', nsPerOp: (r.workerMs * 1e6) / r.runs / 2, opsPerSec: perWorker * 2,
+    spread: '-', checksum: String(r.classes.length), ratioToNative: null,
+    note: `${perWorker.toFixed(0)} scenarios/s per worker over ${r.runs} runs (shards stop at a finding), ${(r.events / r.runs).toFixed(0)} events per scenario; ` +
+      `finding kinds: ${kinds}; shrinking ${(r.shrinkMs / 1000).toFixed(1)} s apart` });
   const classes: [string, import('../sim/fuzz/arbitraries.js').FuzzOptions][] = [
-    ['seed-000 class (3.8-4.11 hot-add warp)', { rules: '3.8-4.11', actions: ['hot-add', 'stop-cont', 'move-vcpu', 'preempt'], startAfter: 5000 }],
+    ['seed-000 class (3.8-4.11 hot-add warp)', { rules: '3.8-4.11', actions: ['hot-add', 'stop-cont', 'move-vcpu', 'preempt'], startAfter: 5000, guest: { kvmclock: true } }],
     ['seed-002 class (legacy migration)', { rules: '6.7+', procedures: ['legacy'], hostSuspend: false }],
     ['seed-003 class (2.6.37 without catch-up: stall)', { rules: '2.6.37-3.3', commits: { c285545f813d: false }, unstableHosts: true }],
   ];
   for (const [name, gen] of classes) {
-    const t0 = Date.now();
     const f = await runCampaign({ seed: 11, runs: 2 * 25, workers: 2, gen });
-    const ms = Date.now() - t0;
-    cases.push({ kernel: `time to find the ${name}`, impl: '2 workers', nsPerOp: ms * 1e6, opsPerSec: NaN, spread: '-', checksum: String(f.findings.length), ratioToNative: null,
-      note: f.findings.length ? `found in ${(ms / 1000).toFixed(2)} s (shrinking included): ${f.findings[0].invariant}` : 'NOT found in 50 runs' });
+    // from scratch: the first shard's search up to its finding (worker start-up and shrinking apart)
+    const first = f.shards.find((x) => x.failure);
+    cases.push({ kernel: `time to find the ${name}`, impl: '2 workers', nsPerOp: first ? first.searchMs * 1e6 : NaN, opsPerSec: NaN, spread: '-',
+      checksum: String(f.findings.length), ratioToNative: null,
+      note: first ? `found in ${(first.searchMs / 1000).toFixed(2)} s of search (run ${first.runs} of its shard): ${first.failure!.violations[0]?.invariant}` : 'NOT found in 50 runs' });
   }
   const kf = await runKernelFuzz({ seed: 1, seconds: quick ? 2 : 5, workers: 2 }, simd, (s0, n) => oracleCheck(simd, s0, n));
   cases.push({ kernel: 'fuzz --kernel (in-Wasm differential)', impl: '2 workers', nsPerOp: (kf.wallMs * 1e6) / kf.cases, opsPerSec: kf.cases / (kf.wallMs / 1000),
     spread: '-', checksum: String(kf.kinds.reduce((a, k) => a + k.mismatches, 0)), ratioToNative: null,
     note: `${(kf.cases / (kf.wallMs / 1000) / 1e6).toFixed(1)} M cases/s; checksum = mismatches` });
+  // the one documented kind (docs/model.md): kvmclock a little behind at a stop/cont after a migration to another rate,
+  // at most 2 ppm of the time since the VM started (pages at whole kHz, KVM_GET_CLOCK at the host's rate)
+  const documented = (c: { invariant: string; detail: string }) => {
+    const m = /^kvmclock on vCPU \d+ at ([\d.]+) s, (\d+) ns backwards$/.exec(c.detail);
+    return c.invariant === 'no-time-backwards' && m !== null && Number(m[2]) <= Number(m[1]) * 2_000;
+  };
+  const undocumented = r.classes.filter((c) => !documented(c));
+  cases.push({ kernel: 'fuzz: kinds of finding in the benchmark campaign', impl: '-', nsPerOp: NaN, opsPerSec: NaN, spread: '-',
+    checksum: String(undocumented.length), ratioToNative: null,
+    note: `${kinds}${undocumented.length ? `; NOT DOCUMENTED: ${undocumented.map((c) => `${c.invariant}: ${c.detail}`).join('; ')}` : ' (the whole-kHz page rate: documented)'}` });
 }
 
 // ---- goals ----------------------------------------------------------------------------------
@@ -198,13 +217,19 @@ const goals = [
   { goal: 'scalar call <= 35 ns', value: get('scalar API call (pvclockScaleDelta)', 'wasm')!.nsPerOp, ok: (v: number) => v <= 35, fmt: (v: number) => `${v.toFixed(1)} ns` },
   { goal: '>= 100x faster than BigInt on every batch kernel', value: Math.min(...batchKernels.map((k) => get(k, 'bigint-oracle')!.nsPerOp / best(k).nsPerOp)),
     ok: (v: number) => v >= 100, fmt: (v: number) => `worst ${v.toFixed(0)}x` },
-  { goal: 'warp loop >= 200 M simulated reads/s', value: get('warp-check loop', 'wasm')!.opsPerSec / 1e6, ok: (v: number) => v >= 200, fmt: (v: number) => `${v.toFixed(0)} M/s` },
-  { goal: 'fuzzing >= 20,000 scenarios/s on 2 cores', value: get('fuzz throughput (scenarios)', '2 workers')!.opsPerSec,
-    ok: (v: number) => v >= 20_000, fmt: (v: number) => `${v.toFixed(0)} /s` },
-  { goal: 'each seed class found in < 10 s', value: Math.max(...cases.filter((c) => c.kernel.startsWith('time to find')).map((c) => (c.checksum === '0' ? Infinity : c.nsPerOp / 1e9))),
-    ok: (v: number) => v < 10, fmt: (v: number) => `slowest ${v.toFixed(2)} s` },
-  { goal: '16-vCPU guest, 24 h of guest time in < 1 s wall', value: 86400 / get('simulation, 16 vCPUs, 100 ms reads', 'wasm+ts')!.opsPerSec,
-    ok: (v: number) => v < 1, fmt: (v: number) => `${v.toFixed(2)} s` },
+  { goal: 'warp check >= 300 M simulated TSC reads/s (a hot-add\'s 20 ms check)', value: get('warp check of a hot-add (20 ms)', 'wasm')!.opsPerSec / 1e6,
+    ok: (v: number) => v >= 300, fmt: (v: number) => `${v.toFixed(0)} M/s (stepping: ${(get('warp-check loop', 'wasm')!.opsPerSec / 1e6).toFixed(0)} M/s)` },
+  { goal: 'fuzz search >= 10,000 scenarios/s on 2 workers', value: get('fuzz search throughput (scenarios)', '2 workers')!.opsPerSec,
+    ok: (v: number) => v >= 10_000, fmt: (v: number) => `${v.toFixed(0)} /s` },
+  { goal: `modern generator, ${quick ? '4,000' : '100,000'} scenarios: no finding, or only documented real behaviour`,
+    value: Number(get('fuzz: kinds of finding in the benchmark campaign', '-')!.checksum),
+    ok: (v: number) => v === 0, fmt: () => get('fuzz: kinds of finding in the benchmark campaign', '-')!.note ?? '' },
+  { goal: 'each seed class found from scratch in < 0.5 s on 2 workers', value: Math.max(...cases.filter((c) => c.kernel.startsWith('time to find')).map((c) => (c.checksum === '0' ? Infinity : c.nsPerOp / 1e9))),
+    ok: (v: number) => v < 0.5, fmt: (v: number) => `slowest ${v.toFixed(2)} s` },
+  { goal: '16 vCPUs x 24 h of guest time < 0.1 s', value: get('simulation, 16 vCPUs, 24 h', 'wasm+ts')!.nsPerOp / 1e9,
+    ok: (v: number) => v < 0.1, fmt: (v: number) => `${v.toFixed(3)} s` },
+  { goal: '16 vCPUs x 30 days of guest time < 1 s', value: get('simulation, 16 vCPUs, 30 days', 'wasm+ts')!.nsPerOp / 1e9,
+    ok: (v: number) => v < 1, fmt: (v: number) => `${v.toFixed(3)} s` },
 ];
 
 // ---- output ---------------------------------------------------------------------------------
