@@ -227,7 +227,10 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('host-suspend'), host: z.string(), duration, tsc: z.enum(['reset', 'rewind']).default('reset'), rewind: u64.prefault('0') }),
   z.strictObject({
     ...at, do: z.literal('wrmsr'), vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']),
-    value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)'), by: z.enum(['guest', 'host']).default('guest'),
+    value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)').optional(),
+    /** Read-modify-write (tsc_sync.c's compensation: rdmsr, add, wrmsr): the MSR's value at that instant plus this. */
+    add: s64.optional(),
+    by: z.enum(['guest', 'host']).default('guest'),
   }),
 ]);
 
@@ -460,6 +463,7 @@ function check(s: Scenario, lim: Limits): Problem[] {
       }
       case 'wrmsr':
         checkVcpu(e.vcpu);
+        if ((e.value === undefined) === (e.add === undefined)) problem(p, 'a wrmsr needs exactly one of "value" (a write) and "add" (read, add, write)');
         if (e.msr === 'IA32_TSC_ADJUST' && !s.vm.guest.tscAdjust) problem(`${p}.msr`, 'the guest has no IA32_TSC_ADJUST (guest.tscAdjust is false)');
         break;
       case 'host-suspend': {
