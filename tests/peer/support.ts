@@ -13,6 +13,7 @@ import { mergePatch, parseScenario, type Scenario } from '../../sim/scenario.js'
 import { Machine, type TracePoint } from '../../sim/machine.js';
 import { parseDuration } from '../../sim/units.js';
 import type { RunResult } from '../../sim/types.js';
+import * as o from '../../oracle/index.js';
 
 /** A scenario as its JSON file has it (events in time order). */
 export type Raw = { events?: RawEvent[]; [k: string]: unknown };
@@ -113,3 +114,17 @@ export const preempt = (vcpu: number, at: string, duration: string): RawEvent =>
 
 /** The anomalies of the given types (for messages). */
 export const show = (x: unknown): string => JSON.stringify(x, (_, v) => (typeof v === 'bigint' ? `${v}` : v));
+
+/**
+ * How far a guest's kvmclock page, written by mainline KVM under TSC scaling, runs ahead of true time over `span` ns
+ * of guest TSC since its tsc_timestamp (floor, ns). kvm_guest_time_update takes the page's rate from
+ * kvm_scale_tsc(host kHz, ratio) -- whole kHz, truncated (f_page) -- while the guest TSC counts host kHz * ratio /
+ * 2^frac (f_true): the page reads span * f_true / f_page. The kernel formulas from the oracle (tsclab's independent
+ * BigInt copy of them), not from the model.
+ */
+export function pageGainNs(hostKhz: bigint, guestKhz: bigint, span: bigint, fracBits = 48): bigint {
+  const ratio = o.kvmTscScalingRatio(guestKhz, hostKhz, fracBits)!;
+  const fPage = o.kvmScaleTsc(hostKhz, ratio, fracBits) * 1000n; // Hz
+  const fTrueShifted = hostKhz * 1000n * ratio; // Hz << fracBits
+  return (span * (fTrueShifted - (fPage << BigInt(fracBits)))) / (fPage << BigInt(fracBits));
+}
