@@ -17,10 +17,10 @@ import * as assert from 'uvu/assert';
 import { load, patch, run, withEvents, churn, preempt, pageGainNs, ns, type Raw } from './support.js';
 
 const base = load('peer-pvclock_migration_test');
-const ev = base.events![0] as { at: string; downtime: string; window: string };
+const ev = base.events![0];
 // the source page's snapshot is the boot's (nothing re-snapshots a masterclock before the save); the destination
 // page is written at its first entry: the span the source page extrapolates over is save + downtime + window
-const SPAN = ns(ev.at) + ns(ev.downtime) + ns(ev.window);
+const SPAN = ns(ev.at) + ns(String(ev.downtime)) + ns(String(ev.window));
 /** pvclock_test.c's rates: 1000000..5000000 kHz step 500000, skipping the host's own. */
 const rates = (hostKhz: bigint) => Array.from({ length: 9 }, (_, i) => 1_000_000n + 500_000n * BigInt(i)).filter((k) => k !== hostKhz);
 
