@@ -30,10 +30,11 @@ const mismatches = (raw: Raw, from = 0n) => run(raw).r.anomalies.filter((a) => a
 
 // Stage 4 and 5: enabled, the page is valid, and page and counter agree (at one unit's resolution, kut-hyperv_clock).
 // Stage 7: KVM_SET_CLOCK makes KVM rewrite the page at the next clock update (kvm_hv_request_tsc_page_update: SET ->
-// HOST_CHANGED), with the new kvmclock_offset in tsc_offset; page and counter agree again after it.
+// HOST_CHANGED), with the new kvmclock_offset in tsc_offset; page and counter agree again after it. Also with vCPU 0
+// churned across the pCPUs before and after, and preempted after the KVM_SET_CLOCK.
 test('hyperv_clock stages 4, 5, 7: the page is valid, agrees with the counter, and KVM_SET_CLOCK rewrites its tsc_offset', () => {
-  for (const rules of ['5.10-6.6', '6.7+']) {
-    const raw = patch(base, { vm: { kvm: { rules } } });
+  const jitter = [churn([0], '100ms', '900ms'), preempt(0, '1.7s', '100ms'), churn([0], '2.1s', '2.9s')];
+  for (const [rules, raw] of [['5.10-6.6', patch(base, { vm: { kvm: { rules: '5.10-6.6' } } })], ['6.7+', base], ['6.7+ + jitter', withEvents(base, jitter)]] as const) {
     const p1 = page(raw, BEFORE), p2 = page(raw, AFTER);
     assert.ok(p1.on && p1.sequence !== 0, `${rules}: tsc_sequence != 0`);
     assert.is.not(p2.offset, p1.offset, `${rules}: tsc_page->tsc_offset != tsc_offset after KVM_SET_CLOCK`);
