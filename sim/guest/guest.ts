@@ -12,7 +12,7 @@ import type { Anomaly } from '../types.js';
 import { advance, cloneTk, ktimeGet, newTimekeeper, reanchor, tick, type Timekeeper } from './timekeeping.js';
 import { newSoftlockup, softlockupAdvance, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, type Softlockup } from './softlockup.js';
 import { checkCpuStall, checkSelfStall, newRcuStall, rcuUnprintedReports, RCU_REPORTS_PRINTED, RCU_STALL_RAT_DELAY, rcuCpuStallReset, rcuHolders, rcuNextReportJiffies, type RcuStall } from './rcu_stall.js';
-import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, type HungTask } from './hung_task.js';
+import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, startHungTaskDetector, type HungTask } from './hung_task.js';
 import { clocksourceTouchWatchdog, watchdogFormFor, watchdogMargin, watchdogRound, type Watchdog } from './clocksource.js';
 import { checkTscSyncTarget } from './tsc_sync.js';
 import * as printk from './printk.js';
@@ -224,8 +224,8 @@ export class Guest {
       this.lastSched[i] = p.schedClock;
       if (this.ticking(i) && !this.softPending.has(i)) softlockupAdvance(this.soft, i, p.monotonic, p.schedClock);
     });
-    // khungtaskd's checks with no grace period held open report nothing: skip them
-    if (this.rcu.gpStart === null) checkHungTasks(this.hung, this.tk.jiffies, null);
+    // khungtaskd's checks with no grace period held open and no task blocked report nothing: skip them
+    if (this.rcu.gpStart === null && !this.hung.blocked.length) checkHungTasks(this.hung, this.tk.jiffies, null);
     this.advanceWatchdog(v);
     this.committed = v;
   }
@@ -404,7 +404,7 @@ export class Guest {
       if (j !== null && this.detector() >= 0) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= j), 'rcu');
       if (this.rcuFirstTick.size) add(now - (now % this.tickNs) + this.tickNs, 'rcu-self');
       const h = nextHungTaskCheck(this.hung);
-      if (h !== null && this.rcu.gpStart !== null) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= h), 'hung');
+      if ((this.hung.on && this.rcu.gpStart !== null) || this.hung.blocked.length) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= h), 'hung');
       if (this.wd.on && this.wdUnsettled > 0) {
         const wj = this.wd.nextJiffies;
         add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= wj), 'wd');
@@ -501,11 +501,13 @@ export class Guest {
   }
 
   private hungCheck(): void {
-    const waited = checkHungTasks(this.hung, this.tk.jiffies, this.rcu.gpStart);
-    if (waited === null) return;
     const cpu = Math.max(this.tickCpu(), 0);
-    this.printkAt(cpu, printk.hungTask(cpu, this.spec.hungTaskTimeout));
-    this.port.anomaly({ type: 'hung-task', t: this.port.now(), vcpu: cpu, size: waited * this.tickNs, unit: 'ns' });
+    for (const r of checkHungTasks(this.hung, this.tk.jiffies, this.rcu.gpStart)) {
+      // the RCU waiter is a kworker (modelled name and pid)
+      const [comm, pid] = r.task ? [r.task.comm, r.task.pid] : [`kworker/${cpu}:1`, 100 + cpu];
+      for (const line of printk.hungTask(comm, pid, this.spec.hungTaskTimeout)) this.printkAt(cpu, line);
+      this.port.anomaly({ type: 'hung-task', t: this.port.now(), vcpu: cpu, size: r.waited * this.tickNs, unit: 'ns', reason: `${comm}:${pid}` });
+    }
   }
 
   // ---- the clocksource watchdog ----------------------------------------------------------------------
@@ -636,6 +638,7 @@ export class Guest {
     this.booted = true;
     const v = this.view(t);
     for (let i = 0; i < n; i++) softlockupStart(this.soft, i, v.points[i]?.monotonic ?? 0n, v.points[i]?.schedClock ?? 0n);
+    startHungTaskDetector(this.hung, this.tk.jiffies);
     this.startWatchdog();
     this.commit(v);
     this.updateRcuHolders();

@@ -49,8 +49,11 @@ export const rcuOtherStall = (style: LogStyle, holders: number[], by: number, t:
 /** print_cpu_stall(): the CPU found its own quiescent state missing. */
 export const rcuSelfStall = (style: LogStyle, cpu: number, t: bigint) => `${rcuPrefix(style)} self-detected stall on CPU { ${cpu}}  (t=${t} jiffies)`;
 
-/** check_hung_task() (kernel/hung_task.c). */
-export const hungTask = (cpu: number, timeoutS: number) => `INFO: task kworker/${cpu}:1:${100 + cpu} blocked for more than ${timeoutS} seconds.`;
+/** check_hung_task() (kernel/hung_task.c, the same two lines from 2.6.32 on): the task's comm and pid. */
+export const hungTask = (comm: string, pid: number, timeoutS: number) => [
+  `INFO: task ${comm}:${pid} blocked for more than ${timeoutS} seconds.`,
+  '"echo 0 > /proc/sys/kernel/hung_task_timeout_secs" disables this message.',
+];
 
 /** clocksource_watchdog() (kernel/time/clocksource.c): the per-CPU form's verdict, by generation. */
 export function watchdogSkew(style: LogStyle, o: { cpu: number; csNs: bigint; wdNs: bigint; csNow: bigint; csLast: bigint; wdNow: bigint; wdLast: bigint }): string[] {
