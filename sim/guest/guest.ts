@@ -445,7 +445,7 @@ export class Guest {
         if (!p) break;
         const stuck = watchdogTimerFn(this.soft, timer.cpu, p.monotonic, p.schedClock, v.stopped[timer.cpu]);
         if (stuck !== null) {
-          this.printkAt(timer.cpu, printk.softLockup(timer.cpu, stuck));
+          this.printkAt(timer.cpu, printk.softLockup(this.spec.logStyle, timer.cpu, stuck));
           this.port.anomaly({ type: 'soft-lockup', t, vcpu: timer.cpu, size: stuck, unit: 'units' });
         }
         break;
@@ -594,6 +594,7 @@ export class Guest {
     this.tk = newTimekeeper({ cs: 'kvm-clock', mult: 1 << 23, shift: 23, mask: MASK64, maxRaw: this.spec.maxRawDelta,
       cycles: 0n, monotonic: 0n, tickNs: this.tickNs, jiffies: (1n << 32n) - 300n * BigInt(this.spec.hz) });
     this.tickHeld = true; // no tick until the timekeeper is set up below
+    const style = this.spec.logStyle;
     if (this.xen) {
       // printk before sched_clock_init(): sched_clock_cpu() returns 0
       this.port.log({ t, source: 'guest', vcpu: 0, stamp: 0n, text: `Linux version ${this.spec.kernel} (Xen PV guest)` });
@@ -610,21 +611,22 @@ export class Guest {
       this.kvmclockRating = 400;
       this.sched = { ...newSchedClock(), offset: this.spec.xenSchedClock === 'xen-clock' ? 0n : r0.kvmclock!,
         stable: this.spec.schedClockStable ?? this.xenNonstopTsc };
-      this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
+      if (printk.printsRegistration(style)) this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
       this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
     } else if (this.spec.kvmclock) {
       this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
       this.kvmclockRating = this.spec.invariantTsc ? 299 : 400;
       this.sched = { ...newSchedClock(), offset: r0.kvmclock!, stable: this.spec.schedClockStable ?? (this.spec.stableBit && r0.stable) };
       this.kvmRegisterClock(0, 'primary cpu clock');
-      this.printk(0, printk.schedOffset(this.sched.offset));
-      this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
+      const offsetLine = printk.schedOffset(style, this.sched.offset);
+      if (offsetLine) this.printk(0, offsetLine);
+      if (printk.printsRegistration(style)) this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
       this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
     } else {
       // no pvclock page to take it from: calibrated against a timer that runs in real time
       this.tscKhz = this.port.calibrateTscKhz();
     }
-    this.printk(0, printk.tscDetected(this.tscKhz));
+    this.printk(0, printk.tscDetected(style, this.tscKhz));
     const tscReg = k.clocksourceRegisterKhz(this.tscKhz, MASK64);
     this.tscReg = tscReg;
     if (!this.spec.kvmclock) {
@@ -632,7 +634,7 @@ export class Guest {
       const { mult, shift } = k.clocksCalcMultShift(this.tscKhz, 1_000_000, 0);
       this.sched = nativeSchedClock(mult, shift, r0.tsc, this.spec.schedClockStable ?? this.spec.invariantTsc);
     }
-    this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
+    if (printk.printsRegistration(style)) this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
     this.selectClocksource(true);
     this.ntpTrack(t, true);
     this.booted = true;
@@ -674,7 +676,7 @@ export class Guest {
       this.commit(this.view(t));
     }
     const name = want === 'tsc' ? 'tsc' : this.xen ? 'xen' : 'kvm-clock';
-    this.printk(0, printk.switchedTo(name));
+    this.printk(0, printk.switchedTo(this.spec.logStyle, name));
   }
 
   /** tk->mult: the clocksource's, with a converged NTP daemon's frequency correction when the guest runs one. */
@@ -720,11 +722,12 @@ export class Guest {
     if (this.tscUnstable) return;
     this.tscUnstable = true;
     this.wd.on = false;
-    this.printk(0, printk.tscUnstable(reason));
+    this.printk(0, printk.tscUnstable(this.spec.logStyle, reason));
     this.port.anomaly({ type: 'tsc-unstable', t: this.port.now(), size: 0n, unit: 'ns', reason });
     if (this.sched.mode === 'tsc' && this.sched.stable) {
       this.sched.stable = false;
-      this.printk(0, printk.schedClockUnstable());
+      const line = printk.schedClockUnstable(this.spec.logStyle);
+      if (line) this.printk(0, line);
     }
     this.selectClocksource();
   }
