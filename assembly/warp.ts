@@ -15,6 +15,7 @@
 // by the observed warp then leaves the target behind by that run's hand-off,
 // and the next run sees a residual warp whenever its hand-off is cheaper.
 import { kvmScaleTsc } from "./kvm";
+import { mulU64U64Shr } from "./wide";
 
 export const WARP_MAX_CPUS: u32 = 64;
 
@@ -114,12 +115,19 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
   // cycle repeats the one before shifted by its length. Once two cycles match, whole 8-cycle chunks (so each
   // CPU's every-8th end check falls where it did) are skipped in closed form, as long as no end check in them
   // can fire: the same results as stepping, in a few dozen steps instead of ~250,000.
+  // Scaled TSCs (one ratio for both, as a VM's vCPUs have) are floors of a line: a transition's difference
+  // now - prev varies by at most 1 from cycle to cycle, so a cycle in which both differences are >= 1 proves
+  // that no later cycle warps; such cycles are skipped too (without warps), each CPU's advance per chunk
+  // bounded by ceil(chunk * ratio), and the TSCs after the skip computed, not added.
   const one = <u64>1 << <u64>fracBits;
+  const ratio = load<u64>(cfg + WP_CPUS + WPC_RATIO);
+  const unscaled = ratio == one && load<u64>(cfg + WP_CPUS + WPC_SIZE + WPC_RATIO) == one;
   const canSkip = load<u64>(cfg + WP_STEP_ONLY) == 0 && n == 2 && jitter == 0 && loop > 0 && loop <= handoff
-    && load<u64>(cfg + WP_CPUS + WPC_RATIO) == one && load<u64>(cfg + WP_CPUS + WPC_SIZE + WPC_RATIO) == one;
+    && load<u64>(cfg + WP_CPUS + WPC_SIZE + WPC_RATIO) == ratio;
   let hc0: u32 = 9, hc1: u32 = 9, hc2: u32 = 9, hc3: u32 = 9;       // the last four acquisitions: CPU,
   let ht0: u64 = 0, ht1: u64 = 0, ht2: u64 = 0, ht3: u64 = 0;       // time,
-  let hw0: u64 = 0, hw1: u64 = 0, hw2: u64 = 0, hw3: u64 = 0;       // and whether it saw a warp
+  let hw0: u64 = 0, hw1: u64 = 0, hw2: u64 = 0, hw3: u64 = 0;       // whether it saw a warp,
+  let hv0: u64 = 0, hv1: u64 = 0, hv2: u64 = 0, hv3: u64 = 0;       // and the TSC it read
   while (live > 0) {
     // Who takes the lock next: among the CPUs already waiting for it, a
     // seeded draw; if nobody waits, the first to arrive.
@@ -178,16 +186,29 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
       hc0 = hc1; hc1 = hc2; hc2 = hc3; hc3 = c;
       ht0 = ht1; ht1 = ht2; ht2 = ht3; ht3 = t;
       hw0 = hw1; hw1 = hw2; hw2 = hw3; hw3 = prev > now ? 1 : 0;
+      hv0 = hv1; hv1 = hv2; hv2 = hv3; hv3 = now;
       const period = ht2 - ht0;
-      if (hc0 != 9 && hc0 == hc2 && hc1 == hc3 && hc0 != hc1 && ht3 - ht1 == period && hw0 == hw2 && hw1 == hw3 && hw0 + hw1 <= 1) {
+      if (hc0 != 9 && hc0 == hc2 && hc1 == hc3 && hc0 != hc1 && ht3 - ht1 == period && hw0 == hw2 && hw1 == hw3 && hw0 + hw1 <= 1
+        && (unscaled || (hv0 < hv1 && hv1 < hv2 && hv2 < hv3))) {
         // chunks of 8 cycles in which every read of both CPUs stays at or below its end and the iteration cap
         const r0 = out + WR_CPUS, r1 = r0 + WRC_SIZE;
         const last0 = load<u64>(r0 + WRC_LAST), last1 = load<u64>(r1 + WRC_LAST);
         const e0 = load<u64>(endTsc), e1 = load<u64>(endTsc + 8);
-        const chunk = period << 3;
+        // a CPU's TSC advance per chunk: the chunk itself unscaled, at most ceil(chunk * ratio) scaled
+        const chunk = unscaled ? period << 3 : mulU64U64Shr(period << 3, ratio, fracBits) + 1;
         let m: u64 = 0xFFFFFFFFFFFFFFFF;
         m = e0 > last0 ? min(m, (e0 - last0) / chunk) : 0;
         m = e1 > last1 ? min(m, (e1 - last1) / chunk) : 0;
+        if (!unscaled) {
+          // no TSC may wrap inside the skipped chunks (the comparisons are unsigned)
+          m = min(m, (0xFFFFFFFFFFFFFFFF - last0) / chunk);
+          m = min(m, (0xFFFFFFFFFFFFFFFF - last1) / chunk);
+          // nor a host TSC plus its skew (the scaling's input) from the pattern's first read to the chunks' end
+          const s0 = load<u64>(cfg + WP_CPUS + WPC_SKEW), s1 = load<u64>(cfg + WP_CPUS + WPC_SIZE + WPC_SKEW);
+          m = min(m, (0xFFFFFFFFFFFFFFFF - ht3) / (period << 3));
+          const end = ht3 + (m << 3) * period;
+          if (end + s0 < ht0 + s0 || end + s1 < ht0 + s1) m = 0;
+        }
         const i0 = load<u64>(r0 + WRC_ITERATIONS), i1 = load<u64>(r1 + WRC_ITERATIONS);
         m = min(m, maxIter > i0 ? (maxIter - i0) >> 3 : 0);
         m = min(m, maxIter > i1 ? (maxIter - i1) >> 3 : 0);
@@ -196,12 +217,23 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
           const cycles = m << 3, d = cycles * period, w = cycles * (hw0 + hw1);
           store<u64>(r0 + WRC_ITERATIONS, i0 + cycles);
           store<u64>(r1 + WRC_ITERATIONS, i1 + cycles);
-          store<u64>(r0 + WRC_LAST, last0 + d);
-          store<u64>(r1 + WRC_LAST, last1 + d);
+          ht0 += d; ht1 += d; ht2 += d; ht3 += d;
+          if (unscaled) {
+            store<u64>(r0 + WRC_LAST, last0 + d);
+            store<u64>(r1 + WRC_LAST, last1 + d);
+            lastTsc += d;
+            hv0 += d; hv1 += d; hv2 += d; hv3 += d;
+          } else {
+            // each CPU's last read (the two newest acquisitions, one per CPU), at its time moved by d
+            hv0 = cpuTsc(cfg, hc0, ht0, fracBits); hv1 = cpuTsc(cfg, hc1, ht1, fracBits);
+            hv2 = cpuTsc(cfg, hc2, ht2, fracBits); hv3 = cpuTsc(cfg, hc3, ht3, fracBits);
+            store<u64>(out + WR_CPUS + <usize>hc2 * WRC_SIZE + WRC_LAST, hv2);
+            store<u64>(out + WR_CPUS + <usize>hc3 * WRC_SIZE + WRC_LAST, hv3);
+            lastTsc = hv3;
+          }
           store<u64>(ready, load<u64>(ready) + d);
           store<u64>(ready + 8, load<u64>(ready + 8) + d);
           lockFree += d;
-          lastTsc += d;
           reads += cycles << 1;
           if (w != 0) {
             // the CPU that warps each cycle keeps its count level with the total (no random warps)
@@ -209,7 +241,6 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
             nrWarps += w;
             store<u64>(curWarps + (<usize>wc << 3), load<u64>(curWarps + (<usize>wc << 3)) + w);
           }
-          ht0 += d; ht1 += d; ht2 += d; ht3 += d;
         }
       }
     }

@@ -297,7 +297,13 @@ export class Machine implements GuestPort, VmmPort {
       }); break;
       case 'churn': run(() => this.churn(e.vcpus ?? this.kvm.vcpus.map((v) => v.id), e.run, e.wait, e.until)); break;
       case 'host-suspend': run(() => this.hostSuspend(this.hosts.get(e.host)!, e.duration, e.tsc, e.rewind)); break;
-      case 'wrmsr': run(() => this.kvm.writeMsr(this.kvm.vcpus[e.vcpu], e.msr, e.value, e.by === 'host', this.t)); break;
+      case 'wrmsr': run(() => {
+        const v = this.kvm.vcpus[e.vcpu];
+        // "add": the writer reads the MSR first (RDMSR / KVM_GET_MSRS: the same values here) and writes it back moved
+        const now = e.msr === 'IA32_TSC' ? this.kvm.readTsc(v, this.t) : v.tscAdjust;
+        const value = e.value ?? BigInt.asUintN(64, now + e.add!);
+        this.kvm.writeMsr(v, e.msr, e.msr === 'IA32_TSC_ADJUST' ? BigInt.asIntN(64, value) : value, e.by === 'host', this.t);
+      }); break;
       case 'numad-migrate': run(() => this.numadMigrate()); break;
     }
   }

@@ -227,7 +227,10 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('host-suspend'), host: z.string(), duration, tsc: z.enum(['reset', 'rewind']).default('reset'), rewind: u64.prefault('0') }),
   z.strictObject({
     ...at, do: z.literal('wrmsr'), vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']),
-    value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)'), by: z.enum(['guest', 'host']).default('guest'),
+    value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)').optional(),
+    /** Read-modify-write (tsc_sync.c's compensation: rdmsr, add, wrmsr): the MSR's value at that instant plus this. */
+    add: s64.optional(),
+    by: z.enum(['guest', 'host']).default('guest'),
   }),
 ]);
 
@@ -264,7 +267,14 @@ export type ScenarioEvent = Scenario['events'][number];
 export { ScenarioError } from './scenario-error.js';
 
 type Path = (string | number)[];
-const fmtPath = (path: readonly PropertyKey[]) => path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+/** A problem's path as written in the file: `events[2].vcpu`; a key that is not a plain name is quoted, so that a
+ *  provenance key such as "hosts[0].tscKhz, hosts[0].pcpus" reads as one key: `provenance["hosts[0].tscKhz, ..."]`. */
+const fmtPath = (path: readonly PropertyKey[]) => path.reduce<string>((acc, p) => {
+  if (typeof p === 'number') return `${acc}[${p}]`;
+  const k = String(p);
+  if (!/^[A-Za-z_$][\w$]*$/.test(k)) return `${acc}[${JSON.stringify(k)}]`;
+  return acc ? `${acc}.${k}` : k;
+}, '');
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Sets a key as an own data property (a key "__proto__" from JSON stays a key, it does not set the prototype). */
@@ -300,8 +310,9 @@ const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2
   (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const show = (p: Problem) => `${printable(p.path) || '(top level)'}: ${printable(p.message)}`;
 
-/** The path string's segments: "events[2].vcpu" -> ["events", 2, "vcpu"]. */
-const segments = (path: string): Path => [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
+/** The path string's segments: 'events[2].vcpu' -> ["events", 2, "vcpu"]; 'a["b.c"]' -> ["a", "b.c"]. */
+const segments = (path: string): Path => [...path.matchAll(/\[("(?:[^"\\]|\\.)*")\]|\[(\d+)\]|([^.[\]]+)/g)]
+  .map((m) => (m[1] !== undefined ? (JSON.parse(m[1]) as string) : m[2] !== undefined ? Number(m[2]) : m[3]));
 
 /** A fix's problem, named by where it comes from: inside the patch when the patch writes that path, else the path
  *  of the patched scenario. */
@@ -460,6 +471,7 @@ function check(s: Scenario, lim: Limits): Problem[] {
       }
       case 'wrmsr':
         checkVcpu(e.vcpu);
+        if ((e.value === undefined) === (e.add === undefined)) problem(p, 'a wrmsr needs exactly one of "value" (a write) and "add" (read, add, write)');
         if (e.msr === 'IA32_TSC_ADJUST' && !s.vm.guest.tscAdjust) problem(`${p}.msr`, 'the guest has no IA32_TSC_ADJUST (guest.tscAdjust is false)');
         break;
       case 'host-suspend': {

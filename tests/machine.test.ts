@@ -75,6 +75,57 @@ test('the clocksource watchdog: tsc on a vCPU moved to a skewed pCPU, no masterc
     { clocksource: 'hpet', skew: ['0', '3000000'] })).log.some((l) => /watchdog/.test(l.text)));
 });
 
+test('the 2026 watchdog (763aacf86f, guests from 7.1): the boot CPU compares the other CPUs\' TSCs with its own in turn -- "inter CPU skew"', () => {
+  // 3 vCPUs: 0 and 1 on pCPU 0, 2 on pCPU 1, whose TSC is 3,000,000 cycles ahead; no masterclock (host on hpet).
+  // The rewrite's timer stays on CPU 0 and pings one other CPU per 0.5 s round, round robin from CPU 1: the first
+  // round (CPU 1, same pCPU) passes, the second (CPU 2) sees CPU 2's TSC ahead by the pCPUs' skew and marks tsc
+  // unstable, printing both TSCs: the model reads them at one instant, so they differ by exactly the skew
+  const w = (kernel: string, form?: string) => world({ until: '5s',
+    vm: { host: 'h', vcpus: 3, pcpus: [0, 0, 1], guest: { kernel, invariantTsc: true, ...(form ? { clocksourceWatchdog: form } : {}) } } },
+  {}, { clocksource: 'hpet', skew: ['0', '3000000'] });
+  const r = runScenario(w('7.1'));
+  const text = r.log.map((l) => l.text).join('\n');
+  const at = r.log.findIndex((l) => l.text === 'clocksource: Marking clocksource tsc unstable due to inter CPU skew');
+  assert.ok(at >= 0, text);
+  const m = /^clocksource: CPU0 +(\d+) < CPU2 +(\d+) \(cycles\)$/.exec(r.log[at + 1].text);
+  assert.ok(m, r.log[at + 1].text);
+  assert.is(BigInt(m![2]) - BigInt(m![1]), 3_000_000n);
+  assert.is(r.log[at].vcpu, 0, 'printed by the boot CPU');
+  const first = r.log.find((l) => /Switched to clocksource tsc/.test(l.text));
+  const rounds = first ? Number((r.log[at].t - first.t) / 500_000_000n) : -1;
+  assert.ok(r.log[at].t < 2_000_000_000n, `the second round, not later: ${r.log[at].t} (${rounds})`);
+  assert.not.ok(/skew is too large/.test(text), 'the old wording is gone');
+  assert.ok(r.log.some((l) => l.text === 'tsc: Marking TSC unstable due to clocksource watchdog'));
+  // the same guest on 6.8 has the per-CPU form; 6.8 forced to the boot-CPU form behaves as 7.1
+  assert.ok(runScenario(w('6.8')).log.some((l) => /as unstable because the skew is too large:$/.test(l.text)));
+  assert.ok(runScenario(w('6.8', 'boot-cpu')).log.some((l) => /due to inter CPU skew$/.test(l.text)));
+  assert.not.ok(runScenario(w('7.1', 'per-cpu')).log.some((l) => /inter CPU skew/.test(l.text)));
+});
+
+test('the 2026 watchdog\'s frequency check on the boot CPU: a kvm-clock guest whose TSC now counts 1.4x (no scaling) -- "frequency skew" with both intervals', () => {
+  // after a migration to a 3.5 GHz host without TSC scaling the guest's TSC counts 1.4x while kvm-clock keeps real
+  // time: the first full round after the restore sees tsc advance 1.4 x kvm-clock's interval, far over
+  // (max_delta >> 8) (3.9 per mille: kvm-clock is not a CALIBRATED reference)
+  const s = world({
+    until: '10s',
+    hosts: [{ name: 'h', tscKhz: 2_500_000, pcpus: 4, scaling: 'none' }, { name: 'g', tscKhz: 3_500_000, pcpus: 4, scaling: 'none' }],
+    vm: { host: 'h', vcpus: 2, guest: { kernel: '7.1', invariantTsc: true } },
+    events: [{ at: '5s', do: 'migrate', to: 'g', downtime: '100ms' }],
+  });
+  const r = runScenario(s);
+  const at = r.log.findIndex((l) => l.text === 'clocksource: Marking clocksource tsc unstable due to frequency skew');
+  assert.ok(at >= 0, r.log.map((l) => l.text).join('\n'));
+  const wd = BigInt(/^clocksource: Watchdog +kvm-clock interval: +(\d+)ns$/.exec(r.log[at + 1].text)![1]);
+  const cs = BigInt(/^clocksource: Clocksource +tsc interval: +(\d+)ns$/.exec(r.log[at + 2].text)![1]);
+  // tsc's nanoseconds are 1.4 x kvm-clock's, to the rounding of tsc's mult (2^-22 relative) and kvm-clock's
+  const want = (wd * 3_500_000n) / 2_500_000n, tol = want / 1_000_000n;
+  assert.ok(cs >= want - tol && cs <= want + tol, `tsc ${cs} ns, kvm-clock ${wd} ns`);
+  // the 6.8 guest's per-CPU watchdog sees the same round and says it in its own words
+  const old = runScenario({ ...s, vm: { ...s.vm, guest: { ...s.vm.guest, kernel: '6.8', logStyle: '6.x' } } } as typeof s);
+  assert.ok(old.log.some((l) => /as unstable because the skew is too large:$/.test(l.text) && l.t === r.log[at].t));
+  assert.ok(r.log[at].t > 5_100_000_000n, 'after the restore');
+});
+
 test('host suspend with a TSC reset: KVM compensates every vCPU, gives up the masterclock for good, the guest TSC never goes back', () => {
   const r = runScenario(world({ until: '30s', events: [{ at: '10s', do: 'host-suspend', host: 'h', duration: '5s', tsc: 'reset' }] }));
   assert.ok(r.anomalies.some((a) => a.type === 'masterclock-off' && a.reason === 'host TSC went backwards across suspend: backwards TSC observed'));
@@ -100,6 +151,31 @@ test('MSR rules: guest TSC writes move TSC_ADJUST, host writes do not; guest TSC
     m.kvm.writeMsr(v, 'IA32_TSC', 42n, true, t);                           // host: synchronize, TSC_ADJUST untouched
     assert.is(v.tscAdjust, 0n, `${rules}: a host TSC write leaves TSC_ADJUST`);
   }
+});
+
+test('wrmsr "add" reads first: after the guest\'s own tsc_sync compensation of a hot-added CPU, add moves its TSC on; an absolute write below it moves the TSC back', () => {
+  // The fuzzer once wrote TSC_ADJUST = 1 on a hot-added vCPU whose guest had already written its compensation
+  // (arch/x86/kernel/tsc_sync.c: "TSC ADJUST compensate: CPUn observed W warp. Adjust: A", cur->adjusted = A):
+  // KVM then moves the offset by 1 - A (adjust_tsc_offset_guest), a step back the guest asked for. "add"
+  // is the guest's read-modify-write instead: the offset moves by exactly the amount added.
+  const scen = (write: Record<string, string>) => parseScenario({
+    name: 'rmw', until: '1s', hosts: [{ name: 'a', tscKhz: 1_000_000, pcpus: 4, uptime: '1h' }],
+    vm: { host: 'a', vcpus: 1, maxVcpus: 2, kvm: { rules: '6.7+' }, guest: { kernel: '6.8', kvmclock: true, invariantTsc: false, tscAdjust: true } },
+    events: [{ at: '50ms', do: 'wrmsr', vcpu: 0, msr: 'IA32_TSC_ADJUST', value: '117' }, { at: '100ms', do: 'hot-add' },
+      { at: '150ms', do: 'wrmsr', vcpu: 1, msr: 'IA32_TSC_ADJUST', ...write }],
+  } as ScenarioInput);
+  const backwards = (r: ReturnType<typeof runScenario>) => r.anomalies.filter((a) => a.type === 'time-backwards' && a.clock === 'tsc' && a.vcpu === 1);
+  const abs = runScenario(scen({ value: '1' }));
+  const comp = abs.log.find((l) => /^TSC ADJUST compensate: CPU1 observed \d+ warp\. Adjust: -?\d+$/.test(l.text));
+  const adjusted = comp ? BigInt(/Adjust: (-?\d+)$/.exec(comp.text)![1]) : 0n; // the guest's value before the write
+  if (adjusted > 1n) assert.is(backwards(abs)[0]?.size, adjusted - 1n, 'the absolute write steps back by what the guest had added');
+  else assert.is(backwards(abs).length, 0);
+  assert.is(backwards(runScenario(scen({ add: '1' }))).length, 0, 'read-modify-write never steps back');
+  const m = new Machine(scen({ add: '1000' }));
+  m.run();
+  assert.is(m.kvm.vcpus[1].tscAdjust, adjusted + 1000n, 'TSC_ADJUST = what it was + 1000');
+  assert.throws(() => scen({}), /exactly one of "value".*"add"/);
+  assert.throws(() => scen({ value: '1', add: '1' }), /exactly one of "value".*"add"/);
 });
 
 test('under STABLE, a stale page after a guest TSC_ADJUST write (before d9130a2dfdd4) puts the other vCPUs behind it: backwards across vCPUs', () => {

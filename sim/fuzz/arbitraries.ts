@@ -84,7 +84,6 @@ function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<
                   commits?: Partial<Record<Commit, boolean>>): Record<string, unknown> {
   const events: Record<string, unknown>[] = [];
   let t = start, n = vcpus, on = 'a';
-  const adjust: number[] = [];
   // each host's TSC as the validator counts it, once a reset has brought it near 0 (before: an hour of uptime or
   // more, far above any rewind): a rewind never takes it below 0
   const line = new Map<string, { base: bigint; epoch: number }>();
@@ -115,9 +114,10 @@ function assemble(hosts: unknown[], vcpus: number, rules: string, guest: Record<
         // a guest moving its TSC forward through TSC_ADJUST, as tsc_sync's compensation does; only for guests
         // whose clocks do not run on the TSC (kvm-clock, no invariant TSC): a correct KVM keeps every clock continuous
         if (!guest.tscAdjust || !guest.kvmclock || guest.invariantTsc) break;
+        // read, add, write, as the guest's own compensation does: an absolute value would undo what the guest's
+        // tsc_sync wrote meanwhile at a hot-add (a found 1-cycle step back was the generator's, not KVM's)
         const v = (s.vcpu as number) % n;
-        adjust[v] = (adjust[v] ?? 0) + (s.delta as number);
-        events.push({ at: ms(t), do: 'wrmsr', vcpu: v, msr: 'IA32_TSC_ADJUST', value: String(adjust[v]), by: 'guest' });
+        events.push({ at: ms(t), do: 'wrmsr', vcpu: v, msr: 'IA32_TSC_ADJUST', add: String(s.delta), by: 'guest' });
         break;
       }
       case 'churn':

@@ -8,9 +8,12 @@
 // are skipped (5.x+: "Long readout interval, skipping watchdog check"). clocksource_touch_watchdog()
 // (GUEST_STOPPED) makes the next round start afresh.
 // 'boot-cpu' (Thomas Gleixner's rewrite, 763aacf86f, 2026): the timer stays on the boot CPU; it checks the
-// frequency there (skew under max_delta >> 8, 3.9 per mille, when the reference is not calibrated) and
-// compares one other CPU's TSC with its own per round, round robin: any TSC behind the boot CPU's by more
-// than a cross-CPU readout is "inter CPU skew".
+// frequency there (watchdog_check_freq: the advances must differ by less than (max_delta >> 8) + wd_seq, 3.9 per
+// mille, when the clocksources are not both CALIBRATED -- kvm-clock is not; wd_seq, the reference's readout time,
+// is 0 in the model, whose reads take no time; an interval over tsc's max_idle_ns resets instead of judging) and
+// compares one other CPU's TSC with its own per round, round robin (watchdog_check_cpu_skew: a ping-pong in
+// which any read smaller than the other CPU's before it is "inter CPU skew" -- a TSC apart from the boot CPU's
+// by more than a cross-CPU hand-off, 100 ns in the model).
 import * as printk from './printk.js';
 
 const NSEC_PER_SEC = 1_000_000_000n;
@@ -31,8 +34,10 @@ export interface Watchdog {
   wdLast: bigint;
   /** md: the margin over which the skew is a verdict (per-cpu form). */
   marginNs: bigint;
-  /** Skip intervals longer than 2 * WATCHDOG_INTERVAL (5.x+). */
+  /** Skip intervals longer than 2 * WATCHDOG_INTERVAL (5.x+, per-cpu form). */
   skipLong: boolean;
+  /** tsc's max_idle_ns: the boot-cpu form resets over it (WD_FREQ_RESET). */
+  maxIdleNs: bigint;
   intervalNs: bigint;
   tscMult: bigint;
   tscShift: bigint;
@@ -57,16 +62,16 @@ export function watchdogRound(w: Watchdog, o: { cpu: number; wd: bigint; cs: big
   if (last !== null) {
     const csNs = ((csNow - last) & ((1n << 64n) - 1n)) * w.tscMult >> w.tscShift;
     const wdNs = BigInt.asIntN(64, wdNow - wdLast);
-    const long = csNs > 2n * w.intervalNs || wdNs > 2n * w.intervalNs;
-    if (wdNs >= 0n && !(w.skipLong && long)) {
+    const maxDelta = csNs > wdNs ? csNs : wdNs;
+    const long = boot ? maxDelta > w.maxIdleNs : w.skipLong && (csNs > 2n * w.intervalNs || wdNs > 2n * w.intervalNs);
+    if (wdNs >= 0n && !long) {
       const skew = csNs > wdNs ? csNs - wdNs : wdNs - csNs;
       if (!boot && skew > w.marginNs) {
         verdict = { kind: 'skew', cpu: o.cpu,
           lines: printk.watchdogSkew(o.logStyle, { cpu: o.cpu, csNs, wdNs, csNow, csLast: last, wdNow, wdLast }) };
       }
-      // the rewrite's frequency check: not calibrated against HPET/ACPI-PM here, so max_delta >> 8 (+ readout)
-      const maxDelta = csNs > wdNs ? csNs : wdNs;
-      if (boot && !long && skew > (maxDelta >> 8n) + 50_000n) {
+      // the rewrite's frequency check: it passes while skew < (max_delta >> SHIFT_4000PPM) + wd_seq (wd_seq = 0)
+      if (boot && skew >= maxDelta >> 8n) {
         verdict = { kind: 'frequency', cpu: 0, lines: printk.watchdogFrequency(wdNs, csNs) };
       }
     }

@@ -54,7 +54,7 @@ export class Guest {
   tscUnstable = false;
   clocksource: 'kvm-clock' | 'tsc' = 'tsc';
   tscKhz = 0;
-  tscReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
+  tscReg = { mult: 0, shift: 0, uncertaintyMargin: 0, maxIdleNs: 0n };
   kvmReg = { mult: 0, shift: 0, uncertaintyMargin: 0 };
   /** sched_clock: kvm_sched_clock_read (kvmclock - offset), Xen's, or native cyc2ns (sched_clock.ts). */
   sched: SchedClock = newSchedClock();
@@ -98,7 +98,7 @@ export class Guest {
     this.wd = {
       form: watchdogFormFor(spec.kernel, spec.clocksourceWatchdog), on: false, intervalJiffies: BigInt(spec.hz >> 1),
       nextJiffies: 0n, cpu: 0, csLast: null, wdLast: 0n, marginNs: 0n, skipLong: spec.logStyle === '6.x',
-      intervalNs: 500_000_000n, tscMult: 0n, tscShift: 0n, tscKhz: 0n,
+      intervalNs: 500_000_000n, maxIdleNs: 0n, tscMult: 0n, tscShift: 0n, tscKhz: 0n,
     };
   }
 
@@ -289,7 +289,9 @@ export class Guest {
     this.commit(after);
     this.consumeGuestStopped(after);
     this.updateRcuHolders();
-    this.wdUnsettled = this.rotationMatters(after) ? this.online.filter(Boolean).length + 1 : 1;
+    // the round across the step, then one whole round in the new regime: between host events both clocks are
+    // linear, so that round's verdict is every later round's (clocks at different rates fail each round)
+    this.wdUnsettled = this.rotationMatters(after) ? this.online.filter(Boolean).length + 1 : 2;
     this.planTimers();
   }
 
@@ -517,7 +519,15 @@ export class Guest {
     if (!this.wd.on || this.wdUnsettled > 0 || v.tk.jiffies < this.wd.nextJiffies) return;
     const rounds = (v.tk.jiffies - this.wd.nextJiffies) / this.wd.intervalJiffies + 1n;
     this.wd.nextJiffies += rounds * this.wd.intervalJiffies;
-    const cpu = this.wd.form === 'boot-cpu' ? 0 : this.rotate(this.wd.cpu, Number((rounds - 1n) % BigInt(Math.max(1, this.online.filter(Boolean).length))));
+    if (this.wd.form === 'boot-cpu') {
+      // the reads stay on the boot CPU; the CPU compared moves on one per round
+      const p = v.points[0];
+      if (p && p.kvmclock !== null && this.wd.csLast !== null) { this.wd.csLast = p.tsc; this.wd.wdLast = p.kvmclock; }
+      const others = this.online.filter((o, i) => o && i !== 0).length;
+      if (others > 0) this.wd.cpu = this.nextOther(this.wd.cpu, Number(rounds % BigInt(others)));
+      return;
+    }
+    const cpu = this.rotate(this.wd.cpu, Number((rounds - 1n) % BigInt(Math.max(1, this.online.filter(Boolean).length))));
     const p = v.points[cpu];
     if (p && p.kvmclock !== null && this.wd.csLast !== null) { this.wd.csLast = p.tsc; this.wd.wdLast = p.kvmclock; }
     this.wd.cpu = this.rotate(cpu, 1);
@@ -533,6 +543,19 @@ export class Guest {
     return c;
   }
 
+  /** The boot-cpu form's next CPU to compare: `steps` online CPUs after cpu, the boot CPU skipped (-1: none). */
+  private nextOther(cpu: number, steps = 1): number {
+    const n = this.online.length;
+    let c = cpu;
+    for (let s = 0; s < steps; s++) {
+      let found = -1;
+      for (let k = 1; k <= n; k++) { const x = (c + k) % n; if (x !== 0 && this.online[x]) { found = x; break; } }
+      if (found < 0) return -1;
+      c = found;
+    }
+    return c;
+  }
+
   private watchdogRoundNow(): void {
     const v = this.committed!;
     const boot = this.wd.form === 'boot-cpu';
@@ -540,12 +563,12 @@ export class Guest {
     const p = v.points[cpu], b = v.points[0];
     this.wd.nextJiffies += this.wd.intervalJiffies;
     this.wdUnsettled--;
-    if (!p || p.kvmclock === null || !b || b.kvmclock === null) { this.wd.cpu = this.rotate(cpu, 1); return; }
-    const other = boot ? this.rotate(this.wd.cpu === 0 ? 0 : this.wd.cpu - 1, 1) : cpu;
-    const verdict = watchdogRound(this.wd, { cpu, wd: p.kvmclock, cs: p.tsc, bootWd: b.kvmclock, bootCs: b.tsc,
-      otherCs: boot && other !== 0 ? v.points[other]?.tsc ?? null : null, logStyle: this.spec.logStyle });
-    this.wd.cpu = this.rotate(boot ? other : cpu, boot ? 0 : 1);
-    if (boot) this.wd.cpu = other;
+    const other = boot ? this.nextOther(this.wd.cpu) : cpu;
+    if (boot && other >= 0) this.wd.cpu = other;
+    if (!boot) this.wd.cpu = this.rotate(cpu, 1);
+    if (!p || p.kvmclock === null || !b || b.kvmclock === null) return;
+    const verdict = watchdogRound(this.wd, { cpu: boot && other >= 0 ? other : cpu, wd: p.kvmclock, cs: p.tsc, bootWd: b.kvmclock, bootCs: b.tsc,
+      otherCs: boot && other >= 0 ? v.points[other]?.tsc ?? null : null, logStyle: this.spec.logStyle });
     if (verdict) {
       for (const line of verdict.lines) this.printkAt(cpu, line);
       this.markTscUnstable('clocksource watchdog');
@@ -559,6 +582,7 @@ export class Guest {
       on, csLast: null, nextJiffies: this.tk.jiffies + this.wd.intervalJiffies, cpu: 0,
       marginNs: watchdogMargin(this.spec.logStyle, this.tscReg.uncertaintyMargin, this.kvmReg.uncertaintyMargin),
       tscMult: BigInt(this.tscReg.mult), tscShift: BigInt(this.tscReg.shift), tscKhz: BigInt(this.tscKhz),
+      maxIdleNs: this.tscReg.maxIdleNs,
     });
     this.wdUnsettled = this.online.filter(Boolean).length + 1;
   }
