@@ -12,6 +12,7 @@ import type { Anomaly } from '../types.js';
 import { advance, cloneTk, ktimeGet, newTimekeeper, reanchor, tick, type Timekeeper } from './timekeeping.js';
 import { newSoftlockup, softlockupAdvance, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, type Softlockup } from './softlockup.js';
 import { checkCpuStall, checkSelfStall, newRcuStall, rcuUnprintedReports, RCU_REPORTS_PRINTED, RCU_STALL_RAT_DELAY, rcuCpuStallReset, rcuHolders, rcuNextReportJiffies, type RcuStall } from './rcu_stall.js';
+import { rtCharge, RT_PERIOD_NS } from './sched_rt.js';
 import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, startHungTaskDetector, type HungTask } from './hung_task.js';
 import { clocksourceTouchWatchdog, watchdogFormFor, watchdogMargin, watchdogRound, type Watchdog } from './clocksource.js';
 import { checkTscSyncTarget } from './tsc_sync.js';
@@ -620,8 +621,11 @@ export class Guest {
     this.tickHeld = true; // no tick until the timekeeper is set up below
     const style = this.spec.logStyle;
     if (this.xen) {
-      // printk before sched_clock_init(): sched_clock_cpu() returns 0
-      this.port.log({ t, source: 'guest', vcpu: 0, stamp: 0n, text: `Linux version ${this.spec.kernel} (Xen PV guest)` });
+      // xen_start_kernel() points CPU 0's xen_vcpu at HYPERVISOR_shared_info while that is still
+      // xen_dummy_shared_info (zeros): xen_clocksource_read() -- sched_clock, stable or not -- reads 0 until
+      // xen_vcpu_setup() points it at the real vcpu_info (the next line)
+      this.port.log({ t, source: 'guest', vcpu: 0, stamp: 0n,
+        text: style === '2.6' ? printk.xenBanner() : `Linux version ${this.spec.kernel} (Xen PV guest)` });
     }
     const r0 = this.view(t).points[0]!;
     if (this.pv) {
@@ -635,6 +639,7 @@ export class Guest {
       this.kvmclockRating = 400;
       this.sched = { ...newSchedClock(), offset: this.spec.xenSchedClock === 'xen-clock' ? 0n : r0.kvmclock!,
         stable: this.spec.schedClockStable ?? this.xenNonstopTsc };
+      if (style === '2.6') this.printk(0, printk.xenVcpuInfo(0));
       if (printk.printsRegistration(style)) this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
       this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
     } else if (this.spec.kvmclock) {
@@ -761,6 +766,16 @@ export class Guest {
    * on the new clock (CLOCK_MONOTONIC goes on from where it was), and xen_sched_clock in its form: the offset form
    * continues where it was, the runstate form restarts with the new domain's vCPUs, NOW() jumps.
    */
+  /** sched_clock when the Xen PV guest suspended (the stop_machine thread's last charge), for xenResume(). */
+  private xenSuspendSched: bigint | null = null;
+
+  /** do_suspend() up to the hypercall: its lines, and the sched_clock that kstop/0, running xen_suspend, has been
+   *  charged to. */
+  xenSuspend(): void {
+    for (const line of printk.xenSuspend(this.spec.logStyle)) this.printk(0, line);
+    this.xenSuspendSched = this.now().points[0]?.schedClock ?? null;
+  }
+
   xenResume(before: { kvmclock: bigint; monotonic: bigint }): void {
     const t = this.port.now();
     this.lastValue = 0n;
@@ -778,8 +793,31 @@ export class Guest {
     touchSoftlockupWatchdog(this.soft, 0);
     v.points.forEach((p, i) => { if (p && i !== 0) this.softPending.add(i); });
     this.committed = null;
-    this.commit(this.view(t));
+    const after = this.view(t);
+    this.commit(after);
+    for (const line of printk.xenResumed(this.spec.logStyle, this.online.length)) this.printk(0, line);
+    this.xenStopMachineDestroy(after.points[0]?.schedClock ?? null);
     this.planTimers();
+  }
+
+  /**
+   * 2.6.32's do_suspend() ends in stop_machine_destroy(): xenwatch (pid 12: kernel threads are numbered as they are
+   * created, and a one-vCPU 2.6.32 PV guest creates xenwatch twelfth, as seed 001's log shows) waits in kthread_stop()
+   * for the "kstop" RT workqueue thread. That thread ran xen_suspend across the hypercall, so update_curr_rt() charged
+   * it the whole step of sched_clock (rq->clock) from the suspend to now (sched_rt.ts): past the RT runtime its
+   * runqueue is throttled, and it cannot run to exit until the period timer (CLOCK_MONOTONIC) has paid rt_time back
+   * -- one second per 0.95 s charged. Later kernels (2.6.36 on) stop CPUs with the per-CPU cpu_stop threads and
+   * destroy nothing: this wait is 2.6's ('2.6' logStyle).
+   */
+  private xenStopMachineDestroy(sched: bigint | null): void {
+    const from = this.xenSuspendSched;
+    this.xenSuspendSched = null;
+    if (this.spec.logStyle !== '2.6' || from === null || sched === null) return;
+    const throttle = rtCharge(sched - from);
+    if (!throttle) return;
+    const hz = BigInt(this.spec.hz);
+    const since = this.tk.jiffies;
+    this.hung.blocked.push({ comm: 'xenwatch', pid: 12, since, until: since + throttle.periods * (RT_PERIOD_NS * hz / 1_000_000_000n), seen: false });
   }
 
   // ---- CPU hot-add ----------------------------------------------------------------------------------------

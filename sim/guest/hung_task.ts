@@ -13,6 +13,8 @@ export interface BlockedTask {
   pid: number;
   /** jiffies when it entered D state. */
   since: bigint;
+  /** jiffies when it runs again (its switch count moves: no later check reports it); null: blocked for good. */
+  until: bigint | null;
   /** A check has seen it blocked (and noted its switch count): every later check reports it. */
   seen: boolean;
 }
@@ -67,15 +69,18 @@ export function checkHungTasks(h: HungTask, jiffies: bigint, gpStart: bigint | n
     out.push({ task: null, waited: jiffies - gpStart });
   }
   for (const task of h.blocked) {
-    // the checks since it blocked (one at a time when the guest runs them as timers)
+    // the checks since it blocked and while it is (one at a time when the guest runs them as timers)
     const from = task.since > first ? first + ((task.since - first + h.timeoutJiffies - 1n) / h.timeoutJiffies) * h.timeoutJiffies : first;
-    let checks = from > jiffies ? 0n : (jiffies - from) / h.timeoutJiffies + 1n;
+    const last = task.until !== null && task.until <= jiffies ? task.until - 1n : jiffies;
+    let checks = from > last ? 0n : (last - from) / h.timeoutJiffies + 1n;
     if (checks > 0n && !task.seen) { task.seen = true; checks--; }
     for (; checks > 0n && h.warnings > 0; checks--) {
       h.warnings--;
       out.push({ task, waited: jiffies - task.since });
     }
   }
+  // a task that ran again left D state: no check sees it any more
+  h.blocked = h.blocked.filter((t) => t.until === null || t.until > jiffies);
   return out;
 }
 

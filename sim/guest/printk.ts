@@ -92,3 +92,18 @@ export const watchdogInterCpu = (lo: [number, bigint], hi: [number, bigint]) => 
   'clocksource: Marking clocksource tsc unstable due to inter CPU skew',
   `clocksource: CPU${lo[0]} ${String(lo[1]).padStart(16)} < CPU${hi[0]} ${String(hi[1]).padStart(16)} (cycles)`,
 ];
+
+/** xen_banner() (arch/x86/xen/enlighten.c), from xen_start_kernel before start_kernel(). */
+export const xenBanner = () => 'Booting paravirtualized kernel on Xen';
+/** xen_vcpu_setup() (Debian's 2.6.32 xen kernels print it at boot and at every restore, KERN_DEBUG): "cpu N using
+ *  vcpu_info at %p" -- without the per-CPU address, memory layout the model does not have. */
+export const xenVcpuInfo = (cpu: number) => `cpu ${cpu} using vcpu_info`;
+
+/** drivers/xen/manage.c do_suspend() before its stop_machine(xen_suspend): 2.6.32 without CONFIG_PREEMPT freezes no
+ *  processes and prints only "suspending xenstore..."; later kernels freeze (and thaw after the resume) always. */
+export const xenSuspend = (style: LogStyle) => (style === '2.6'
+  ? ['suspending xenstore...']
+  : ['Freezing user space processes ... (elapsed 0.00 seconds) done.']);
+export const xenResumed = (style: LogStyle, cpus: number) => (style === '2.6'
+  ? Array.from({ length: cpus }, (_, c) => xenVcpuInfo(c))
+  : ['Restarting tasks ... done.']);
