@@ -797,6 +797,8 @@ export class Guest {
     this.commit(after);
     for (const line of printk.xenResumed(this.spec.logStyle, this.online.length)) this.printk(0, line);
     this.xenStopMachineDestroy(after.points[0]?.schedClock ?? null);
+    // the vCPUs run again: the grace period they held across the downtime ends at their first tick
+    this.updateRcuHolders();
     this.planTimers();
   }
 
