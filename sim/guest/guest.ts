@@ -43,6 +43,8 @@ export interface View {
   cs: bigint[];
   /** The real time of the last tick the view's timekeeper took (null: it took none). */
   tickedAt: bigint | null;
+  /** vCPU 0's TSC (running or not): what KVM's reference counter MSR reads it at. */
+  tsc0: bigint;
 }
 
 type TimerKind = 'tick' | 'soft' | 'rcu' | 'rcu-self' | 'hung' | 'wd' | 'ntp';
@@ -149,7 +151,7 @@ export class Guest {
       const sched = schedClockRead(this.sched, tsc[i], kvm[i], mono, this.lastSched[i] ?? 0n);
       points[i] = { tsc: tsc[i], kvmclock: this.pv ? kvm[i] : null, schedClock: sched, monotonic: mono, hv: this.hvRead(tsc[i], kvm[i]), stable: stableAt[i] };
     }
-    return { t, lastValue: lv, points, stopped, tk, tickCpu, cs, tickedAt };
+    return { t, lastValue: lv, points, stopped, tk, tickCpu, cs, tickedAt, tsc0: tsc[0] };
   }
 
   /** The CPUs whose reads raise pvclock's last_value now, as a mask (bit i: vCPU i). */
@@ -231,12 +233,18 @@ export class Guest {
     this.committed = v;
   }
 
+  /**
+   * hyperv_clock's check_tsc_msr_tsc_page on every vCPU: the page read with this vCPU's TSC against the reference
+   * counter MSR as KVM computes it (hyperv.c get_time_ref_counter): while the page is valid, the page's formula on
+   * vCPU 0's TSC -- not kvmclock / 100, which it falls back to only without a page. So a page KVM kept across
+   * KVM_SET_CLOCK (re-enlightenment) is still the counter; a disagreement is vCPUs whose TSCs differ.
+   */
   private checkHvBracket(v: View): void {
     const hv = this.port.hvPage();
     if (!hv.on || hv.sequence === 0) return;
+    const ref = u64(((v.tsc0 * hv.scale) >> 64n) + hv.offset);
     v.points.forEach((p, i) => {
-      if (!p || p.hv === null || p.kvmclock === null) return;
-      const ref = p.kvmclock / 100n;
+      if (!p || p.hv === null) return;
       this.observer.hvBracket(v.t, i, p.hv > ref ? p.hv - ref : ref - p.hv);
     });
   }
