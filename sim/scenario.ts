@@ -145,7 +145,7 @@ const Guest = z.strictObject({
   /** Force sched_clock unstable (the kernel-side fix for seed 001); default: what the CPU flags imply. */
   schedClockStable: z.boolean().optional(),
   /** The guest's printk/RCU wording generation. */
-  logStyle: z.enum(['3.x', '4.x', '6.x']).default('6.x'),
+  logStyle: z.enum(['2.6', '3.x', '4.x', '6.x']).default('6.x'),
   /** The clocksource watchdog's form: 'per-cpu' (to 2025), 'boot-cpu' (the 2026 rewrite, 763aacf86f); default:
    *  what `kernel` implies (the rewrite from 7.1). */
   clocksourceWatchdog: z.enum(['per-cpu', 'boot-cpu']).optional(),
