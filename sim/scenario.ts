@@ -253,6 +253,10 @@ export const ScenarioSchema = z.strictObject({
    *  when none of them remain. */
   symptoms: z.array(z.enum(['time-backwards', 'time-jump', 'time-stall', 'tsc-warp', 'tsc-adjust-compensate', 'tsc-unstable',
     'masterclock-off', 'soft-lockup', 'rcu-stall', 'hung-task', 'hv-page-mismatch'])).optional(),
+  /** Lines of the incident's real log, verbatim ("[5180237.377019] CPU8 has been hot-added"), to compare with the
+   *  replay: `tsclab start` prints each beside the replay's first line of the same form. The simulation never reads
+   *  them (they are the answer, not a parameter). */
+  log: z.array(z.string().max(1000)).max(200).optional(),
   /** Named variants that cure the problem: JSON merge patches (RFC 7386) of this file. */
   fixes: z.array(z.strictObject({ name: z.string().min(1), description: z.string().default(''), patch: z.record(z.string(), z.unknown()) }))
     .max(MAX_FIXES, `at most ${MAX_FIXES} fixes`).default([]),
