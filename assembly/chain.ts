@@ -51,15 +51,31 @@ function ceilDiv128(hi: u64, lo: u64, d: u64): u64 {
     r = n3 % d;
     q = (q2 << 32) | q3;
   } else {
-    let h = hi, l = lo;
-    for (let i = 0; i < 64; i++) {
-      const top = h >> 63;
-      h = (h << 1) | (l >> 63);
-      l <<= 1;
-      if (top != 0 || h >= d) { h -= d; l |= 1; }
+    // Hacker's Delight divlu (Knuth D with 32-bit digits): normalise d, two digit steps, each quotient digit
+    // estimated from the top digits and corrected at most twice
+    const s = <u64>clz<u64>(d);
+    const v = d << s;
+    const vn1 = v >> 32, vn0 = v & M32;
+    const un32 = s == 0 ? hi : (hi << s) | (lo >> (64 - s));
+    const un10 = lo << s;
+    const un1 = un10 >> 32, un0 = un10 & M32;
+    let q1 = un32 / vn1;
+    let rhat = un32 - q1 * vn1;
+    while (q1 > M32 || q1 * vn0 > ((rhat << 32) | un1)) {
+      q1--;
+      rhat += vn1;
+      if (rhat > M32) break;
     }
-    q = l;
-    r = h;
+    const un21 = ((un32 << 32) | un1) - q1 * v;
+    let q0 = un21 / vn1;
+    rhat = un21 - q0 * vn1;
+    while (q0 > M32 || q0 * vn0 > ((rhat << 32) | un0)) {
+      q0--;
+      rhat += vn1;
+      if (rhat > M32) break;
+    }
+    q = (q1 << 32) | q0;
+    r = (((un21 << 32) | un0) - q0 * v) >> s;
   }
   if (r != 0) {
     if (q == 0xFFFFFFFFFFFFFFFF) { failCode = FAIL_BEYOND_U64; return 0; }

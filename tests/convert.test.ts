@@ -118,6 +118,28 @@ test('bad input and bad parameters: "error: ..." naming the line or option, exit
   assert.is(tsclab(['--from', 'host-tsc', '--to', 'guest-tsc', '--trace', multi, '--vcpu', '1'], '1900000000000\n').text, '1900000000005\n');
 });
 
+test('u64le file to file (the synchronous fast path): more than one 4 MiB buffer, --skip-bad leaves stamps out, a torn tail is an error', () => {
+  const n = (1 << 19) + 3; // 4 MiB + 24 bytes
+  const a = new BigUint64Array(n).map((_, i) => BigInt(i) * 3n);
+  a[5] = U64; // host-ns -> host-tsc: 2^64 - 1 has no answer under mult 3, shift 1 (the product wraps)
+  const inFile = join(dir, 'in.u64'), outFile = join(dir, 'out.u64');
+  writeFileSync(inFile, new Uint8Array(a.buffer));
+  const args = ['--from', 'host-ns', '--to', 'host-tsc', '--clocksource', '3,1', '--format', 'u64le', '--in', inFile, '--out', outFile];
+  const r = tsclab(args);
+  assert.is(r.code, 2);
+  assert.match(r.err, /in\.u64: stamp 5 \(byte 40\): host-ns 18446744073709551615 has no host-tsc/);
+  assert.not.ok(existsSync(outFile));
+  const s = tsclab([...args, '--skip-bad']);
+  assert.is(s.code, 0, s.err);
+  assert.match(s.err, /left out 1 bad stamp/);
+  const got = new BigUint64Array(new Uint8Array(readFileSync(outFile)).buffer);
+  assert.is(got.length, n - 1);
+  const stamp = (v: bigint) => { const x = o.stepInverse({ kind: 'cyc2ns', mult: 3n, shift: 1 }, v); return 'x' in x ? x.x : -1n; };
+  for (const i of [0, 4, 5, 1 << 19, n - 2]) assert.is(got[i], stamp(a[i < 5 ? i : i + 1]));
+  writeFileSync(inFile, new Uint8Array(a.buffer).subarray(0, n * 8 - 3));
+  assert.match(tsclab([...args, '--skip-bad']).err, /ends with 5 bytes, not a whole u64le stamp/);
+});
+
 test('--explain prints the steps; --from = --to copies stamps', () => {
   const r = tsclab(['--from', 'kvmclock-ns', '--to', 'perf-ns', '--explain', '--tsc-offset', '-5', '--pvclock', '0,0,0x80000000,0', '--perf', '0,1,0'], '10\n');
   assert.is(r.code, 0, r.err);
