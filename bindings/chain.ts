@@ -266,14 +266,20 @@ export class ClockChain {
     return [...a.slice(0, -1).map((d) => edge(d, true)), ...b.slice(0, -1).reverse().map((d) => edge(d, false))];
   }
 
-  /** Runs the path over n values at ptr (in the kernel's memory), in place; returns -1 or the index that failed. */
+  /**
+   * Runs the path over n values at ptr (in the kernel's memory), in place. On a failure, the values before it still
+   * go through the remaining steps (a later step may fail earlier: the first failing index wins), so values[0..index)
+   * are fully converted; returns null or the failure.
+   */
   #run(edges: Edge[], ptr: number, n: number): { index: number; edge: Edge; code: number } | null {
+    let limit = n;
+    let fail: { index: number; edge: Edge; code: number } | null = null;
     for (const e of edges) {
       const s = e.step;
-      const done = this.#x.chainStepBatch(ptr, n, KIND[s.kind], e.inverse ? 1 : 0, s.paramsPtr, s.keysPtr, s.keys.length);
-      if (done < n) return { index: done, edge: e, code: this.#x.chainFailCode() };
+      const done = this.#x.chainStepBatch(ptr, limit, KIND[s.kind], e.inverse ? 1 : 0, s.paramsPtr, s.keysPtr, s.keys.length);
+      if (done < limit) { limit = done; fail = { index: done, edge: e, code: this.#x.chainFailCode() }; }
     }
-    return null;
+    return fail;
   }
 
   #fail(from: ClockDomain, to: ClockDomain, r: { index: number; edge: Edge & { ends?: { from: ClockDomain; to: ClockDomain } }; code: number },

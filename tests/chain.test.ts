@@ -152,6 +152,17 @@ t('errors name what is missing or wrong; a failed batch says which stamp', () =>
   const hv = createClockChain({ pvclock: { tscTimestamp: 0n, systemTime: 0n, tscToSystemMul: 2 ** 31, tscShift: 0 } });
   assert.throws(() => hv.convert('guest-tsc', 'hv-ref', 1n), /cannot be a Hyper-V TSC page/);
 });
+t('a batch failing at a middle step: the stamps before the failure went through every step', () => {
+  // hv-ref -> host-ns: inverse of the TSC page, inverse of kvm, clocksource; a guest TSC beyond what ratio 1/4 reaches
+  // fails at kvm, the middle step
+  const c = createClockChain({ kvm: { tscOffset: 0n, ratio: 1n << 46n }, hvTscPage: { scale: 1n << 63n, offset: 0n },
+    clocksource: { mult: 3, shift: 1 } });
+  const a = BigUint64Array.from([10n, 20n, 1n << 62n, 30n]);
+  const want = [c.convert('hv-ref', 'host-ns', 10n), c.convert('hv-ref', 'host-ns', 20n)];
+  assert.equal(want, [120n, 240n]);
+  assert.throws(() => c.convertBatch('hv-ref', 'host-ns', a), (e: unknown) => e instanceof ClockChainError && e.index === 2);
+  assert.equal([...a.subarray(0, 2)], want);
+});
 t('u64le bytes convert in place, chunk after chunk (more than one Wasm chunk)', () => {
   const c = createClockChain({ kvm: { tscOffset: 7n, ratio: 3n << 47n } });
   const n = (1 << 16) + 5;
