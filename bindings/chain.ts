@@ -84,7 +84,38 @@ const FAIL_REASON: Record<number, string> = {
 interface ChainExports {
   chainStepBatch(buf: number, n: number, kind: number, inverse: number, params: number, keys: number, nseg: number): number;
   chainFailCode(): number;
+  textParse(src: number, from: number, len: number, column: number, sep: number, hex: number, rec: number, status: number,
+            stamps: number, maxLines: number): number;
+  textParsedStamps(): number;
+  textParsedEnd(): number;
+  textFormat(src: number, rec: number, status: number, stamps: number, lines: number, hexOut: number, out: number): number;
 }
+
+/** How convertLines reads and writes stamps. */
+export interface LinesOptions {
+  /** Convert field n (1-based) of each line; 0 or absent: the whole line (less a trailing "\r"). */
+  column?: number;
+  /** The field separator with column: one byte (default ","). */
+  separator?: string;
+  /** Stamps in hex (0x optional) instead of decimal. */
+  hexIn?: boolean;
+  /** Write stamps as 0x-prefixed hex instead of decimal. */
+  hexOut?: boolean;
+}
+
+/** A line convertLines copied unchanged, and why. */
+export interface LineFailure {
+  /** 0-based line of the text. */
+  line: number;
+  reason: 'syntax' | 'range' | 'fields' | 'convert';
+  /** The field's bytes (latin1). */
+  field: string;
+  /** For 'convert': the ClockChainError's message. */
+  message?: string;
+}
+
+const TEXT_REC = 6, TEXT_LINES = 1 << 16;
+const TEXT_REASON = ['', 'syntax', 'range', 'fields', 'convert'] as const;
 
 /** A stamp the chain cannot convert: which one (index into the batch), its value, and why. */
 export class ClockChainError extends RangeError {
@@ -357,13 +388,83 @@ export class ClockChain {
     }
   }
 
+  #text: { cap: number; src: number; out: number; rec: number; status: number; stamps: number } | undefined;
+
+  /**
+   * Lines of text (bytes, e.g. a file's chunk of whole lines), one stamp each (or one field each, `column`), converted:
+   * the output has every line's bytes as they were except the stamp, in the same order. A line whose stamp does not
+   * parse, or has no answer, is copied unchanged and listed in `failures`. Parsing, the conversion and the writing
+   * all run in Wasm.
+   */
+  convertLines(from: ClockDomain, to: ClockDomain, text: Uint8Array, options: LinesOptions = {}): { output: Uint8Array; lines: number; failures: LineFailure[] } {
+    const f = 'convertLines';
+    const edges = this.#edges(f, from, to);
+    const column = options.column === undefined ? 0 : int(f, 'options.column', options.column, 0, 0xFFFFFFFF);
+    const sepText = options.separator ?? ',';
+    if (sepText.length !== 1 || sepText.charCodeAt(0) > 255) throw new RangeError(`${f}: options.separator must be one byte, got ${JSON.stringify(sepText)}`);
+    const x = this.#x, core = this.#core;
+    let t = this.#text;
+    if (!t || t.cap < text.length) {
+      if (t) for (const p of [t.src, t.out, t.rec, t.status, t.stamps]) core.x.freeU64(p);
+      const cap = Math.max(text.length, 1 << 20);
+      const words = (bytes: number) => core.x.allocU64(Math.ceil(bytes / 8)) >>> 0;
+      t = this.#text = { cap, src: words(cap + 8), out: words(cap + 24 * TEXT_LINES + 64), rec: words(4 * TEXT_REC * TEXT_LINES),
+        status: words(TEXT_LINES), stamps: words(8 * TEXT_LINES) };
+    }
+    new Uint8Array(core.memoryBuffer, t.src, text.length).set(text);
+    new Uint8Array(core.memoryBuffer, t.src + text.length, 1)[0] = 0; // the sentinel textFormat may read past the end
+    const pieces: Uint8Array[] = [];
+    const failures: LineFailure[] = [];
+    const latin1 = (a: number, b: number) => String.fromCharCode(...new Uint8Array(core.memoryBuffer, t!.src + a, Math.min(b - a, 64)));
+    let pos = 0, lineBase = 0;
+    while (pos < text.length) {
+      const n = x.textParse(t.src, pos, text.length, column, sepText.charCodeAt(0), options.hexIn ? 1 : 0, t.rec, t.status, t.stamps, TEXT_LINES);
+      const k = x.textParsedStamps(), end = x.textParsedEnd();
+      // convert the block's stamps; one without an answer marks its line, and the rest go on from the next
+      for (let start = 0; start < k;) {
+        const r = this.#run(edges, t.stamps + start * 8, k - start);
+        if (!r) break;
+        const j = start + r.index;
+        const rec = new Uint32Array(core.memoryBuffer, t.rec, n * TEXT_REC);
+        let line = 0;
+        while (rec[line * TEXT_REC + 5] !== j) line++;
+        new Uint8Array(core.memoryBuffer, t.status, n)[line] = 4;
+        const a = rec[line * TEXT_REC + 1], b = rec[line * TEXT_REC + 2];
+        const value = String.fromCharCode(...new Uint8Array(core.memoryBuffer, t.src + a, b - a));
+        failures.push({ line: lineBase + line, reason: 'convert', field: value,
+          message: this.#fail(from, to, r, j, parseValue(value, !!options.hexIn)).message });
+        start = j + 1;
+      }
+      const status = new Uint8Array(core.memoryBuffer, t.status, n);
+      for (let i = 0; i < n; i++) {
+        if (status[i] && status[i] !== 4) {
+          const rec = new Uint32Array(core.memoryBuffer, t.rec + i * TEXT_REC * 4, TEXT_REC);
+          failures.push({ line: lineBase + i, reason: TEXT_REASON[status[i]] as LineFailure['reason'], field: latin1(rec[1], rec[2]) });
+        }
+      }
+      const len = x.textFormat(t.src, t.rec, t.status, t.stamps, n, options.hexOut ? 1 : 0, t.out);
+      pieces.push(new Uint8Array(core.memoryBuffer, t.out, len).slice());
+      pos = end;
+      lineBase += n;
+    }
+    failures.sort((a, b) => a.line - b.line);
+    const output = pieces.length === 1 ? pieces[0] : new Uint8Array(pieces.reduce((s, p) => s + p.length, 0));
+    if (pieces.length > 1) { let o = 0; for (const p of pieces) { output.set(p, o); o += p.length; } }
+    return { output, lines: lineBase, failures };
+  }
+
   /** Returns the chain's Wasm memory (parameter blocks and its work buffer) to the kernel's heap. */
   free(): void {
     const x = this.#core.x;
     for (const s of Object.values(this.#steps)) if (s && s.paramsPtr) { x.freeU64(s.paramsPtr); x.freeU64(s.keysPtr); s.paramsPtr = 0; }
     this.#work?.free();
+    if (this.#text) for (const p of [this.#text.src, this.#text.out, this.#text.rec, this.#text.status, this.#text.stamps]) x.freeU64(p);
+    this.#text = undefined;
   }
 }
+
+/** A field that parsed as a stamp, as its value (for messages). */
+const parseValue = (text: string, hex: boolean): bigint => BigInt(hex && !/^0x/i.test(text) ? `0x${text}` : text);
 
 function hvPage(core: Core, info: PvclockTimeInfo): HvTscPage | null {
   const ok = core.x.hvTscPageParams(info.tscTimestamp, info.systemTime, info.tscToSystemMul, info.tscShift, info.flags ?? 0, core.io);

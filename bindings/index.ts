@@ -26,7 +26,7 @@ export type { SimVcpuState } from './sim.js';
 export {
   createClockChain, ClockChain, ClockChainError, CLOCK_DOMAINS,
   type ClockDomain, type ClockChainParams, type ChainOptions, type KvmTscParams, type ClocksourceParams, type Tsc2nsecParams,
-  type Timed, type Piecewise,
+  type Timed, type Piecewise, type LinesOptions, type LineFailure,
 } from './chain.js';
 
 /** The default kernel instance. */

@@ -210,9 +210,9 @@ class Converter {
 
 function parseStamp(field: string, fmt: 'dec' | 'hex'): bigint | string {
   if (fmt === 'dec') {
-    if (!/^\d{1,20}$/.test(field)) return `"${field}" is not an unsigned decimal stamp`;
-  } else if (!/^(0x)?[0-9a-f]{1,16}$/i.test(field)) return `"${field}" is not a hex stamp (up to 16 digits, 0x optional)`;
-  const v = BigInt(fmt === 'hex' && !/^0x/i.test(field) ? `0x${field}` : field);
+    if (!/^\d+$/.test(field)) return `"${field}" is not an unsigned decimal stamp`;
+  } else if (!/^(0x)?[0-9a-f]+$/i.test(field)) return `"${field}" is not a hex stamp (hex digits, 0x optional)`;
+  const v = BigInt(fmt === 'hex' ? `0x${field.replace(/^0x/i, '')}` : field);
   return v > U64 ? `${field} does not fit u64` : v;
 }
 
@@ -266,6 +266,7 @@ export async function runConvert(o: ConvertOpts): Promise<number> {
   const progress = o.in !== '-' && process.stderr.isTTY && size > 64 << 20 ? await bar(size) : undefined;
   try {
     if (inFmt === 'u64le') await streamBinary(input, out, conv, outFmt, inName, progress);
+    else if (outFmt !== 'u64le') await streamLines(input, out, conv, inFmt, outFmt, column, sep, !!o.header, inName, progress);
     else await streamText(input, out, conv, inFmt, outFmt, column, sep, !!o.header, inName, progress);
     if (tmp) {
       await new Promise<void>((res, rej) => out.end((e?: Error | null) => (e ? rej(e) : res())));
@@ -349,6 +350,44 @@ async function streamBinary(input: AsyncIterable<Buffer>, out: Writable, conv: C
     await put(out, Array.from(v, (x) => show(x, outFmt)).join('\n') + (v.length ? '\n' : ''));
   }
   if (carry.length) throw new UsageError(`${name}: ends with ${carry.length} bytes, not a whole u64le stamp (8 bytes)`);
+}
+
+/** Text to text: whole lines go through chain.convertLines (parsing, conversion and writing in Wasm). */
+async function streamLines(input: AsyncIterable<Buffer>, out: Writable, conv: Converter, inFmt: 'dec' | 'hex', outFmt: 'dec' | 'hex',
+                           column: number, sep: string, header: boolean, name: string, progress?: Progress) {
+  let carry: Buffer = Buffer.alloc(0);
+  let line = 0;
+  let skipHeader = header;
+  const block = async (bytes: Buffer) => {
+    if (skipHeader) {
+      const nl = bytes.indexOf(10);
+      const head = nl < 0 ? bytes : bytes.subarray(0, nl + 1);
+      await put(out, head);
+      bytes = bytes.subarray(head.length);
+      line++;
+      skipHeader = false;
+    }
+    if (!bytes.length) return;
+    const r = conv.chain.convertLines(conv.from, conv.to, bytes, { column, separator: sep, hexIn: inFmt === 'hex', hexOut: outFmt === 'hex' });
+    for (const f of r.failures) {
+      const where = `${name}:${line + f.line + 1}${column ? `, column ${column}` : ''}`;
+      conv.skip(where, f.reason === 'convert' ? f.message!.replace(/^convert: /, '')
+        : f.reason === 'fields' ? `the line has fewer than ${column} fields (separator ${JSON.stringify(sep)})`
+        : f.reason === 'range' ? `${f.field} does not fit u64`
+        : inFmt === 'dec' ? `"${f.field}" is not an unsigned decimal stamp` : `"${f.field}" is not a hex stamp (hex digits, 0x optional)`);
+    }
+    line += r.lines;
+    await put(out, r.output);
+  };
+  for await (const chunk of input) {
+    progress?.add(chunk.length);
+    const nl = chunk.lastIndexOf(10);
+    if (nl < 0) { carry = Buffer.concat([carry, chunk]); continue; }
+    const whole = carry.length ? Buffer.concat([carry, chunk.subarray(0, nl + 1)]) : chunk.subarray(0, nl + 1);
+    carry = Buffer.from(chunk.subarray(nl + 1));
+    await block(whole);
+  }
+  if (carry.length) await block(carry);
 }
 
 async function streamText(input: AsyncIterable<Buffer>, out: Writable, conv: Converter, inFmt: 'dec' | 'hex', outFmt: Format,

@@ -163,6 +163,33 @@ t('a batch failing at a middle step: the stamps before the failure went through 
   assert.throws(() => c.convertBatch('hv-ref', 'host-ns', a), (e: unknown) => e instanceof ClockChainError && e.index === 2);
   assert.equal([...a.subarray(0, 2)], want);
 });
+t('convertLines: each good field replaced by the converted stamp, every other byte kept, bad lines listed and copied', () => {
+  const c = createClockChain({ clocksource: { mult: 3, shift: 1 } });
+  const field = fc.oneof(u64.map((v) => v.toString()), u64.map((v) => `0x${v.toString(16)}`), fc.constantFrom('', 'x1', '18446744073709551616', '00042'));
+  fc.assert(fc.property(fc.array(fc.tuple(field, fc.string({ maxLength: 6 }).map((t) => t.replace(/[\n;]/g, ''))), { minLength: 1, maxLength: 30 }),
+    fc.boolean(), fc.boolean(), fc.boolean(), (rows, hexIn, hexOut, lastNl) => {
+      const text = rows.map(([f, rest]) => `a;${f};${rest}`).join('\n') + (lastNl ? '\n' : '');
+      const r = c.convertLines('host-ns', 'host-tsc', Buffer.from(text, 'latin1'), { column: 2, separator: ';', hexIn, hexOut });
+      const want: string[] = [], bad: number[] = [];
+      rows.forEach(([f, rest], i) => {
+        // hex: 0x optional, then hex digits; decimal: digits; leading zeros allowed; the value must fit u64
+        const ok = hexIn ? /^(0x)?[0-9a-f]+$/i.test(f) : /^\d+$/.test(f);
+        let v: bigint | undefined;
+        if (ok) { v = BigInt(hexIn ? `0x${f.replace(/^0x/i, '')}` : f); if (v > U64) v = undefined; }
+        let x: bigint | undefined;
+        if (v !== undefined) { const inv = o.stepInverse({ kind: 'cyc2ns', mult: 3n, shift: 1 }, v); if ('x' in inv) x = inv.x; }
+        if (x === undefined) { bad.push(i); want.push(`a;${f};${rest}`); } else want.push(`a;${hexOut ? `0x${x.toString(16)}` : x};${rest}`);
+      });
+      assert.is(Buffer.from(r.output).toString('latin1'), want.join('\n') + (lastNl ? '\n' : ''));
+      assert.equal(r.failures.map((f) => f.line), bad);
+      assert.is(r.lines, rows.length);
+    }), params(300));
+  // more lines than one Wasm pass takes (65536): the passes join seamlessly
+  const many = Array.from({ length: 70_000 }, (_, i) => String(i * 3)).join('\n');
+  const r = c.convertLines('host-ns', 'host-tsc', Buffer.from(many));
+  assert.is(r.lines, 70_000);
+  assert.is(Buffer.from(r.output).toString(), Array.from({ length: 70_000 }, (_, i) => String(2 * i)).join('\n'));
+});
 t('u64le bytes convert in place, chunk after chunk (more than one Wasm chunk)', () => {
   const c = createClockChain({ kvm: { tscOffset: 7n, ratio: 3n << 47n } });
   const n = (1 << 16) + 5;
