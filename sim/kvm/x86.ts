@@ -59,6 +59,14 @@ export interface KvmVcpu {
   lastUpdateKey?: (bigint | number | boolean)[] | null;
 }
 
+/** One KVM tracepoint as it fired: its name and its TP_fast_assign fields (sim/kvm/trace.ts prints them). */
+export type KvmTrace =
+  | { name: 'kvm_write_tsc_offset'; vcpu: number; prev: bigint; next: bigint }
+  | { name: 'kvm_track_tsc'; vcpu: number; nrMatched: number; online: number; masterclock: boolean; hostClock: string }
+  | { name: 'kvm_update_master_clock'; masterclock: boolean; hostClock: string; offsetMatched: boolean }
+  | { name: 'kvm_pvclock_update'; vcpu: number; version: number; tscTimestamp: bigint; systemTime: bigint; mul: number; shift: number; flags: number }
+  | { name: 'kvm_msr'; vcpu: number; write: boolean; msr: number; data: bigint };
+
 export type KvmEvent =
   | { kind: 'masterclock'; on: boolean; reason: string }
   | { kind: 'stable'; on: boolean }
@@ -96,6 +104,8 @@ export class Kvm {
   /** Runs fn at host time t (the host's workqueue; the machine wires it to its timeline). */
   defer: (t: bigint, fn: (t: bigint) => void) => void = (t, fn) => fn(t);
   readonly events: { t: bigint; e: KvmEvent }[] = [];
+  /** With tracing on (the machine sets it): called for every tracepoint KVM fires, in order. */
+  tracer: ((t: bigint, e: KvmTrace) => void) | null = null;
 
   constructor(readonly k: Kernel, readonly host: Host, rules: RuleSet | Rules, t: bigint,
               commits: Partial<Record<Commit, boolean>> = {}) {
@@ -106,6 +116,18 @@ export class Kvm {
   }
 
   get online(): number { return this.vcpus.length; }
+
+  /** Records a tracepoint (only with tracing on). */
+  tp(t: bigint, e: KvmTrace): void { this.tracer?.(t, e); }
+
+  /** kvm_vcpu_write_tsc_offset: the L1 offset changes (trace_kvm_write_tsc_offset(vcpu_id, l1_tsc_offset, l1_offset)). */
+  private writeOffset(v: KvmVcpu, next: bigint, t: bigint): void {
+    this.tp(t, { name: 'kvm_write_tsc_offset', vcpu: v.id, prev: v.offset, next });
+    v.offset = next;
+  }
+
+  /** The host's vclock_mode as pvclock_gtod_data holds it: the TSC, or none for another clocksource. */
+  private get hostClock(): string { return this.host.tscClocksource ? 'tsc' : this.host.clocksource === 'hpet' ? 'hpet' : 'none'; }
   private get defaultRatio(): bigint { return 1n << BigInt(this.host.fracBits); }
   has(c: Commit): boolean { return this.rules.commits[c]; }
 
@@ -195,7 +217,7 @@ export class Kvm {
       this.lastTscWrite = data;
       this.lastTscOffset = offset;
       this.lastTscKhz = v.virtualTscKhz;
-      v.offset = offset;
+      this.writeOffset(v, offset, t);
       v.thisTscNsec = ns; // vcpu->arch.last_tsc_nsec/write: compute_guest_tsc's base
       v.thisTscWrite = data;
       v.lastGuestTsc = data;
@@ -241,7 +263,7 @@ export class Kvm {
     this.lastTscKhz = v.virtualTscKhz;
     this.lastTscOffset = offset;
     v.lastGuestTsc = data;
-    v.offset = offset;
+    this.writeOffset(v, offset, t);
     if (!matched) {
       this.curTscGeneration++;
       this.curTscNsec = ns;
@@ -276,6 +298,8 @@ export class Kvm {
     const want = this.rules.trackMatching === 'eager'
       ? could || this.useMasterClock
       : (this.useMasterClock && newGeneration) || this.useMasterClock !== could;
+    this.tp(t, { name: 'kvm_track_tsc', vcpu: v.id, nrMatched: this.nrVcpusMatchedTsc, online: this.online, masterclock: this.useMasterClock,
+      hostClock: this.hostClock });
     if (!want) return;
     v.masterclockUpdatePending = true;
     v.masterclockReason = newGeneration ? 'new TSC generation' : 'vCPUs matched';
@@ -307,6 +331,9 @@ export class Kvm {
     if (this.useMasterClock) {
       this.masterKernelNs = this.baseNs(t);
       this.masterCycleNow = this.host.tsc(0, t);
+    }
+    if (this.rules.masterclock) {
+      this.tp(t, { name: 'kvm_update_master_clock', masterclock: this.useMasterClock, hostClock: this.hostClock, offsetMatched: this.vcpusMatched() });
     }
     if (was !== this.useMasterClock) this.events.push({ t, e: { kind: 'masterclock', on: this.useMasterClock, reason: this.masterclockWhy(reason) } });
   }
@@ -356,6 +383,7 @@ export class Kvm {
       && key && key[0] === this.masterCycleNow && key[1] === this.masterKernelNs && key[2] === this.kvmclockOffset
       && key[3] === v.offset && key[4] === v.ratio && key[5] === this.host.khz && key[6] === this.host.fracBits && key[7] === this.hvHostChanged) {
       v.page.version = (v.page.version + 2) >>> 0;
+      this.tpPvclock(v, t);
       return;
     }
     v.lastUpdateKey = null;
@@ -367,7 +395,7 @@ export class Kvm {
       const tsc = this.k.computeGuestTsc(kernelNs, { thisTscNsec: v.thisTscNsec, thisTscWrite: v.thisTscWrite,
         virtualTscMult: v.virtualTscMult, virtualTscShift: v.virtualTscShift });
       if (tsc > tscTimestamp) {
-        v.offset = u64(v.offset + (tsc - tscTimestamp)); // adjust_tsc_offset_guest
+        this.writeOffset(v, u64(v.offset + (tsc - tscTimestamp)), t); // adjust_tsc_offset_guest
         tscTimestamp = tsc;
       }
     }
@@ -393,10 +421,18 @@ export class Kvm {
     // the guest-visible GUEST_STOPPED stays until the guest clears it
     v.page.flags = flags | (v.page.flags & PVCLOCK_GUEST_STOPPED);
     v.page.version = (v.page.version + 2) >>> 0;
+    this.tpPvclock(v, t);
     if (v.id === 0) this.hvSetupTscPage();
     if (this.useMasterClock) {
       v.lastUpdateKey = [this.masterCycleNow, this.masterKernelNs, this.kvmclockOffset, v.offset, v.ratio, this.host.khz, this.host.fracBits, this.hvHostChanged];
     }
+  }
+
+  /** trace_kvm_pvclock_update(v->vcpu_id, &vcpu->hv_clock) after kvm_setup_guest_pvclock wrote the page. */
+  private tpPvclock(v: KvmVcpu, t: bigint): void {
+    const p = v.page;
+    this.tp(t, { name: 'kvm_pvclock_update', vcpu: v.id, version: p.version, tscTimestamp: p.tscTimestamp, systemTime: p.systemTime,
+      mul: p.tscToSystemMul, shift: p.tscShift, flags: p.flags });
   }
 
   /** kvm_hv_setup_tsc_page from vCPU 0's clock (sim/kvm/hyperv.ts). */
@@ -476,6 +512,8 @@ export class Kvm {
 
   /** WRMSR from the guest or from userspace (host-initiated), in kvm_set_msr_common. */
   writeMsr(v: KvmVcpu, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint, hostInitiated: boolean, t: bigint): void {
+    // the guest's WRMSR exit (kvm_emulate_wrmsr): trace_kvm_msr_write; userspace's KVM_SET_MSRS is not traced
+    if (!hostInitiated) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: msr === 'IA32_TSC' ? 0x10 : 0x3b, data: u64(value) });
     if (msr === 'IA32_TSC') {
       if (hostInitiated) { this.synchronizeTsc(v, u64(value), t); return; }
       const before = v.offset;
@@ -484,7 +522,7 @@ export class Kvm {
         // 0c899c25d754: the offset moves by the difference; no matching and no KVM_REQ_CLOCK_UPDATE, so the
         // vCPU's page keeps the old tsc_timestamp until its next update
         const adj = u64(this.computeL1TscOffset(v, u64(value), t) - v.offset);
-        v.offset = u64(v.offset + adj);
+        this.writeOffset(v, u64(v.offset + adj), t);
       }
       v.tscAdjust = s64(v.tscAdjust + (v.offset - before));
       return;
@@ -492,7 +530,7 @@ export class Kvm {
     if (!this.rules.tscAdjustMsr) return; // not emulated: the guest's CPUID never offered it
     if (!hostInitiated) {
       const adj = s64(value) - v.tscAdjust;
-      v.offset = u64(v.offset + adj); // adjust_tsc_offset_guest
+      this.writeOffset(v, u64(v.offset + adj), t); // adjust_tsc_offset_guest
       if (this.has('d9130a2dfdd4')) this.requestClockUpdate(v, t);
     }
     v.tscAdjust = s64(value);
@@ -504,8 +542,18 @@ export class Kvm {
   }
 
   /** The guest writes MSR_KVM_SYSTEM_TIME_NEW on vCPU v (kvm_write_system_time): a global clock update. */
-  enableKvmclock(v: KvmVcpu, t: bigint): void {
+  enableKvmclock(v: KvmVcpu, t: bigint, gpa?: bigint): void {
+    if (gpa !== undefined) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: 0x4b564d01, data: gpa | 1n });
     v.kvmclockEnabled = true;
+    this.globalClockUpdate(v, t);
+  }
+
+  /**
+   * Userspace writes MSR_KVM_SYSTEM_TIME(_NEW) (KVM_SET_MSRS, host-initiated: kvm_write_system_time): the page is
+   * (de)activated by bit 0 and KVM_REQ_GLOBAL_CLOCK_UPDATE is made, as for the guest's own write.
+   */
+  writeSystemTime(v: KvmVcpu, value: bigint, t: bigint): void {
+    v.kvmclockEnabled = (value & 1n) === 1n;
     this.globalClockUpdate(v, t);
   }
 
@@ -529,7 +577,7 @@ export class Kvm {
       const first = v.pcpu === -1;
       v.pcpu = p;
       if (this.host.tscUnstable) {
-        v.offset = this.computeL1TscOffset(v, v.lastGuestTsc, t);
+        this.writeOffset(v, this.computeL1TscOffset(v, v.lastGuestTsc, t), t);
         if (this.has('c285545f813d')) v.tscCatchup = true;
       }
       if (!this.useMasterClock || first) this.globalClockUpdate(v, t);
@@ -559,7 +607,7 @@ export class Kvm {
     this.backwardsTscObserved = true;
     for (const v of this.vcpus) {
       // tsc_offset_adjustment, applied through adjust_tsc_offset_host (scaled by the L1 ratio)
-      v.offset = u64(v.offset + this.k.kvmScaleTsc(delta, v.ratio, this.host.fracBits));
+      this.writeOffset(v, u64(v.offset + this.k.kvmScaleTsc(delta, v.ratio, this.host.fracBits)), t);
       v.lastHostTsc = local;
     }
     this.lastTscNsec = 0n;
