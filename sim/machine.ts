@@ -21,6 +21,7 @@ import { Xen } from './xen/xen.js';
 import { StepSchema, recipeParams, type Scenario, type ScenarioEvent } from './scenario.js';
 import { StepRunner, expandSteps, type Step, type StepPort } from './vmm/steps.js';
 import { RECIPES } from './vmm/recipes.js';
+import { hasTracepoint, traceCmdLine, type TraceRecord } from './kvm/trace.js';
 import type { Anomaly, LogLine, RunResult } from './types.js';
 import { splitmix64 } from './units.js';
 
@@ -46,6 +47,8 @@ export class Machine implements GuestPort, VmmPort, StepPort {
   /** The VMM's ioctl-level steps and the values they saved (sim/vmm/steps.ts). */
   readonly steps: StepRunner;
   readonly observer: Observer;
+  /** With tracing on (before run()): KVM's tracepoints, as trace-cmd records them. */
+  tracepoints: TraceRecord[] | null = null;
   t = 0n;
   vmRunning = true;
   readonly logLines: LogLine[] = [];
@@ -87,6 +90,9 @@ export class Machine implements GuestPort, VmmPort, StepPort {
   hostNamed(name: string): Host { return this.hosts.get(name)!; }
   guestVcpus(): number { return this.guest.online.length; }
   kvmclockGpa(i: number): bigint { return this.s.vm.guest.kvmclockPa + 64n * BigInt(i); }
+
+  /** Turns KVM's tracepoints on (before run()): each one becomes a trace-cmd record. */
+  enableTracepoints(): void { this.tracepoints = []; this.wireKvm(this.kvm); }
 
   // ---- GuestPort: what the guest sees of the machine -------------------------------------------------
   now(): bigint { return this.t; }
@@ -171,6 +177,20 @@ export class Machine implements GuestPort, VmmPort, StepPort {
   /** KVM's delayed work (kvmclock_update_work) runs on the timeline, for this KVM instance only. */
   private wireKvm(kvm: Kvm): void {
     kvm.defer = (t, fn) => this.at(t, () => { if (this.kvm === kvm) fn(this.t); });
+    const out = this.tracepoints;
+    if (!out || this.xen) return;
+    kvm.tracer = (t, e) => {
+      if (!hasTracepoint(kvm.rules, e.name)) return;
+      // a vCPU's events fire in its thread (QEMU names it "CPU n/KVM"), on its pCPU; the VM's in QEMU's main thread
+      const v = 'vcpu' in e ? kvm.vcpus[e.vcpu] : undefined;
+      out.push({ ts: kvm.host.rawNs(t), comm: v ? `CPU ${v.id}/KVM` : 'qemu-system-x86', pid: v ? 4243 + v.id : 4242,
+        cpu: v ? Math.max(v.pcpu, 0) : 0, e });
+    };
+  }
+
+  /** The tracepoints as `trace-cmd report` prints them. */
+  tracepointLines(): string[] {
+    return (this.tracepoints ?? []).map((r) => traceCmdLine(this.rules, r));
   }
 
   // ---- the Wasm tables the guest's reads evaluate ---------------------------------------------------------
@@ -474,6 +494,7 @@ export class Machine implements GuestPort, VmmPort, StepPort {
       scenario: this.s.name, seed: this.s.seed, log: this.logLines, anomalies, measurements: this.measurements,
       stats: { reads: this.observer.points, events: this.events },
       ...(this.steps.records.length ? { steps: this.steps.records } : {}),
+      ...(this.tracepoints ? { tracepoints: this.tracepointLines() } : {}),
     };
   }
 }
