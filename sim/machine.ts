@@ -90,6 +90,13 @@ export class Machine implements GuestPort, VmmPort, StepPort {
   hostNamed(name: string): Host { return this.hosts.get(name)!; }
   guestVcpus(): number { return this.guest.online.length; }
   kvmclockGpa(i: number): bigint { return this.s.vm.guest.kvmclockPa + 64n * BigInt(i); }
+  wallClockGpa(): bigint { return this.s.vm.guest.kvmclockPa + 4096n; }
+  guestPoint(i: number) {
+    this.syncAll();
+    return this.guest.now().points[i] ?? null;
+  }
+  /** The guest booted at real time 0 and set CLOCK_REALTIME from the wall clock page then: WALL0 + kvmclock 0. */
+  guestWallToMonotonic(): bigint { return WALL0; }
 
   /** Turns KVM's tracepoints on (before run()): each one becomes a trace-cmd record. */
   enableTracepoints(): void { this.tracepoints = []; this.wireKvm(this.kvm); }

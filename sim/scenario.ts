@@ -240,6 +240,11 @@ export const StepSchema = z.discriminatedUnion('do', [
   z.strictObject({ do: z.literal('pause'), ...stepCond }),
   z.strictObject({ do: z.literal('read-pvclock'), ...stepCond, vcpu, as: stepName }),
   z.strictObject({ do: z.literal('let'), ...stepCond, as: stepName, value: stepValue }),
+  z.strictObject({ do: z.literal('guest-rdtsc'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']), as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),
   z.strictObject({ do: z.literal('wait'), ...stepCond, duration: z.string().refine((d) => parseDuration(d) !== null, 'not a duration') }),
 ]);
 export type StepSpec = z.output<typeof StepSchema>;
@@ -291,6 +296,11 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('pause'), ...stepCond }),
   z.strictObject({ ...at, do: z.literal('read-pvclock'), ...stepCond, vcpu, as: stepName }),
   z.strictObject({ ...at, do: z.literal('let'), ...stepCond, as: stepName, value: stepValue }),
+  z.strictObject({ ...at, do: z.literal('guest-rdtsc'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']), as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),
   z.strictObject({
     ...at, do: z.literal('wrmsr'), vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']),
     value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)').optional(),

@@ -104,4 +104,27 @@ test('a recipe written inline (a copy of qemu-stop/qemu-cont) runs like the stop
   assert.equal(guest(steps), guest(canned));
 });
 
+test('the guest\'s side: rdtsc, rdmsr, kvmclock, clock_gettime through the vDSO while STABLE holds, by syscall once it is lost', () => {
+  const r = run(world('6.7+', [
+    { at: '1s', do: 'guest-rdtsc', vcpu: 0, as: 'tsc' },
+    { at: '1s', do: 'guest-rdmsr', vcpu: 1, msr: 'IA32_TSC_ADJUST', as: 'adj' },
+    { at: '1s', do: 'guest-kvmclock', vcpu: 0, as: 'kc' },
+    { at: '1s', do: 'guest-clock_gettime', vcpu: 0, clock: 'CLOCK_MONOTONIC', as: 'mono' },
+    { at: '1s', do: 'guest-clock_gettime', vcpu: 0, clock: 'CLOCK_REALTIME', as: 'real' },
+    { at: '1s', do: 'KVM_GET_DEVICE_ATTR', vcpu: 0, attr: 'KVM_VCPU_TSC_OFFSET', as: 'o' },
+    { at: '1s', do: 'KVM_SET_DEVICE_ATTR', vcpu: 1, attr: 'KVM_VCPU_TSC_OFFSET', value: '=o + 1' },
+    { at: '2s', do: 'guest-clock_gettime', vcpu: 0, clock: 'CLOCK_MONOTONIC', as: 'mono2' },
+  ]));
+  const ret = (as: string) => r.steps!.find((x) => x.as === as)!.ret!;
+  assert.is(ret('tsc').value, 2_500_000_000n);
+  assert.is(ret('adj').value, 0n);
+  assert.is(ret('kc').value, 999_999_999n, '(2.5e9 >> 1) * 0xcccccccc >> 32: the pvclock scale truncates');
+  assert.is(ret('kc').flags, 1n, 'PVCLOCK_TSC_STABLE_BIT');
+  assert.is(ret('mono').path, 'vdso-pvclock');
+  assert.is((ret('real').value as bigint) - (ret('mono').value as bigint), 1_767_225_600_000_000_000n);
+  assert.is(ret('mono2').path, 'syscall', 'offsets differ: no masterclock, no STABLE bit');
+  const refusedRun = run(world('6.7+', [{ at: '1s', do: 'pause' }, { at: '2s', do: 'guest-rdtsc', vcpu: 0 }]));
+  assert.match(refusedRun.steps![1].error!, /not running guest code/);
+});
+
 test.run();

@@ -557,6 +557,24 @@ export class Kvm {
     this.globalClockUpdate(v, t);
   }
 
+  /** The wall clock page (struct pvclock_wall_clock) in guest memory, where the last MSR_KVM_WALL_CLOCK(_NEW) write put it. */
+  wallClock = { version: 0, sec: 0, nsec: 0 };
+
+  /**
+   * kvm_write_wall_clock (an MSR_KVM_WALL_CLOCK(_NEW) write, by the guest or by userspace): the wall time at which
+   * kvmclock was 0 -- ktime_get_real_ns() - get_kvmclock_ns(kvm) -- as sec (u32: "overflow in 2106") and nsec, inside
+   * a version bump (an odd version is made even first).
+   */
+  writeWallClock(v: KvmVcpu, gpa: bigint, hostInitiated: boolean, t: bigint, wallNs: bigint): void {
+    if (!hostInitiated) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: 0x4b564d00, data: gpa });
+    let version = this.wallClock.version;
+    if (version & 1) version++;
+    version = (version + 1) >>> 0;
+    const epoch = u64(wallNs - this.kvmclockNs(t));
+    const sec = Number((epoch / NSEC_PER_SEC) & 0xffffffffn), nsec = Number(epoch % NSEC_PER_SEC);
+    this.wallClock = { version: (version + 1) >>> 0, sec, nsec };
+  }
+
   /** KVM_KVMCLOCK_CTRL: tell the guest it was stopped (PVCLOCK_GUEST_STOPPED). */
   kvmclockCtrl(v: KvmVcpu, t: bigint): void {
     if (!v.kvmclockEnabled) throw new Error(`KVM_KVMCLOCK_CTRL: vCPU ${v.id} has no kvmclock (-EINVAL)`);

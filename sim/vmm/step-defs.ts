@@ -134,11 +134,17 @@ export type Step = { if?: string; optional?: boolean } & (
   | { do: 'read-pvclock'; vcpu: number; as: string }
   | { do: 'let'; as: string; value: RawValue }
   | { do: 'wait'; duration: string }
+  // the guest's side: what code on that vCPU reads now
+  | { do: 'guest-rdtsc'; vcpu: number; as?: string }
+  | { do: 'guest-rdmsr'; vcpu: number; msr: 'IA32_TSC' | 'IA32_TSC_ADJUST'; as?: string }
+  | { do: 'guest-kvmclock'; vcpu: number; as?: string }
+  | { do: 'guest-clock_gettime'; vcpu: number; clock: 'CLOCK_MONOTONIC' | 'CLOCK_REALTIME'; as?: string }
+  | { do: 'guest-wallclock'; vcpu: number; as?: string }
 );
 export type StepKind = Step['do'];
 export const STEP_KINDS: readonly StepKind[] = ['KVM_CREATE_VM', 'KVM_CREATE_VCPU', 'KVM_SET_TSC_KHZ', 'KVM_GET_TSC_KHZ', 'KVM_SET_MSRS',
   'KVM_GET_MSRS', 'KVM_GET_CLOCK', 'KVM_SET_CLOCK', 'KVM_GET_DEVICE_ATTR', 'KVM_SET_DEVICE_ATTR', 'KVM_KVMCLOCK_CTRL', 'KVM_RUN', 'pause',
-  'read-pvclock', 'let'];
+  'read-pvclock', 'let', 'guest-rdtsc', 'guest-rdmsr', 'guest-kvmclock', 'guest-clock_gettime', 'guest-wallclock'];
 
 /**
  * Why the era's KVM cannot take this step (null: it can). The ioctl or attribute is missing there: KVM answers
@@ -157,6 +163,8 @@ export function eraLacks(rules: Rules, s: Step): string | null {
       return rules.tscOffsetAttr ? null : `${era} has no KVM_VCPU_TSC_OFFSET attribute (5.16): -ENXIO`;
     case 'KVM_SET_MSRS': case 'KVM_GET_MSRS':
       return s.msr === 'IA32_TSC_ADJUST' && !rules.tscAdjustMsr ? `${era} does not emulate IA32_TSC_ADJUST (3.8): the ioctl stops short of it` : null;
+    case 'guest-rdmsr':
+      return s.msr === 'IA32_TSC_ADJUST' && !rules.tscAdjustMsr ? `${era} does not emulate IA32_TSC_ADJUST (3.8): the guest's RDMSR takes a #GP` : null;
     case 'KVM_KVMCLOCK_CTRL':
       return rules.name === '2.6.37-3.3' ? `${era} has no KVM_KVMCLOCK_CTRL (3.5): -ENOTTY` : null;
     default: return null;

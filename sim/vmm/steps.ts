@@ -17,8 +17,14 @@ export interface StepPort extends VmmPort {
   hostNamed(name: string): Host;
   /** How many CPUs the guest kernel has (the VM's vCPUs must all exist before it runs again). */
   guestVcpus(): number;
+  /** What code on guest CPU i reads now (null: the vCPU is not in the guest). */
+  guestPoint(i: number): { tsc: bigint; kvmclock: bigint | null; monotonic: bigint; stable: boolean } | null;
+  /** CLOCK_REALTIME - CLOCK_MONOTONIC in the guest (its boot read of the wall clock page; no settimeofday, no NTP step). */
+  guestWallToMonotonic(): bigint;
   /** The guest-physical address of vCPU i's kvmclock area (guest.kvmclockPa + 64 i). */
   kvmclockGpa(i: number): bigint;
+  /** The guest-physical address of the guest's wall clock page (assumed: guest.kvmclockPa + 4096). */
+  wallClockGpa(): bigint;
 }
 
 class StepError extends Error { constructor(readonly errno: string, msg: string) { super(msg); } }
@@ -169,6 +175,7 @@ export class StepRunner {
         const dst = new Kvm(m.k, to, m.rules, t);
         dst.hvReenlightenment = kvm.hvReenlightenment;
         dst.hvTscPage = { ...kvm.hvTscPage };
+        dst.wallClock = { ...kvm.wallClock };
         m.replaceKvm(dst, to);
         rec.args = { host: s.host };
         return;
@@ -209,7 +216,11 @@ export class StepRunner {
             this.msrMap(v).set(s.msr, u64(value));
             kvm.writeSystemTime(v, u64(value), t);
             return;
-          default: this.msrMap(v).set(s.msr, u64(value)); return;
+          default:
+            // MSR_KVM_WALL_CLOCK(_NEW): kvm_write_wall_clock writes the page for userspace's write too
+            this.msrMap(v).set(s.msr, u64(value));
+            kvm.writeWallClock(v, u64(value), true, t, m.wallNs());
+            return;
         }
       }
       case 'KVM_GET_MSRS': {
@@ -286,6 +297,44 @@ export class StepRunner {
         this.save(rec, s.as, v);
         return;
       }
+      case 'guest-rdtsc': case 'guest-rdmsr': case 'guest-kvmclock': case 'guest-clock_gettime': case 'guest-wallclock': {
+        const v = this.vcpu(s.vcpu);
+        const p = m.guestPoint(v.id);
+        if (!p) throw new StepError('step', `vCPU ${v.id} is not running guest code now`);
+        let value: bigint;
+        if (s.do === 'guest-rdtsc') value = p.tsc;
+        else if (s.do === 'guest-rdmsr') {
+          rec.args = { msr: s.msr };
+          if (s.msr === 'IA32_TSC') value = kvm.readTsc(v, t);
+          else {
+            kvm.tp(t, { name: 'kvm_msr', vcpu: v.id, write: false, msr: 0x3b, data: u64(v.tscAdjust) });
+            value = v.tscAdjust;
+          }
+        } else if (s.do === 'guest-kvmclock') {
+          if (p.kvmclock === null) throw new StepError('step', `vCPU ${v.id} has no kvmclock`);
+          value = p.kvmclock;
+          rec.ret = { flags: BigInt(v.page.flags) };
+        } else if (s.do === 'guest-clock_gettime') {
+          rec.args = { clock: s.clock };
+          value = s.clock === 'CLOCK_MONOTONIC' ? p.monotonic : p.monotonic + m.guestWallToMonotonic();
+          // the vDSO reads kvmclock itself only when the page carries a trusted PVCLOCK_TSC_STABLE_BIT; else a syscall
+          rec.ret = { path: p.stable ? 'vdso-pvclock' : 'syscall' };
+        } else {
+          // kvm_get_wallclock: WRMSR(MSR_KVM_WALL_CLOCK_NEW, &wall_clock), then pvclock_read_wallclock(wall_clock, this
+          // vCPU's page) at its TSC now
+          kvm.writeWallClock(v, m.wallClockGpa(), false, t, m.wallNs());
+          const w = kvm.wallClock;
+          const r = m.k.pvclockReadWallclock(w, v.page, p.tsc);
+          if (r.retry) throw new StepError('step', 'a page is mid-update');
+          value = r.sec;
+          rec.ret = { version: BigInt(w.version), wc_sec: BigInt(w.sec), wc_nsec: BigInt(w.nsec), sec: r.sec, nsec: BigInt(r.nsec) };
+          this.save(rec, s.as, { sec: r.sec, nsec: BigInt(r.nsec), version: BigInt(w.version), wc_sec: BigInt(w.sec), wc_nsec: BigInt(w.nsec) });
+          return;
+        }
+        rec.ret = { value, ...rec.ret };
+        this.save(rec, s.as, value);
+        return;
+      }
     }
   }
 
@@ -298,7 +347,10 @@ export class StepRunner {
 
 /** The VMM log line of a step. */
 function describe(r: StepRecord): string {
-  const kv = (o: Record<string, bigint | string>) => Object.entries(o).map(([k, v]) => `${k}=${k === 'flags' && typeof v === 'bigint' ? flagNames(v) : v}`).join(' ');
+  // KVM_GET/SET_CLOCK's flags by name; a pvclock page's flags (PVCLOCK_TSC_STABLE_BIT 1, PVCLOCK_GUEST_STOPPED 2) in hex
+  const clockFlags = r.do === 'KVM_GET_CLOCK' || r.do === 'KVM_SET_CLOCK';
+  const kv = (o: Record<string, bigint | string>) => Object.entries(o).map(([k, v]) => `${k}=${k === 'flags' && typeof v === 'bigint'
+    ? (clockFlags ? flagNames(v) : `0x${v.toString(16)}`) : v}`).join(' ');
   let s = r.do + (r.vcpu !== undefined ? ` vCPU ${r.vcpu}` : '');
   if (r.args) s += ` ${kv(r.args)}`;
   if (r.skipped) return `${s}: skipped (${r.skipped})`;
