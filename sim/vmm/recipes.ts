@@ -74,6 +74,85 @@ const QEMU_SOURCES = [
   'qemu/qemu system/cpus.c: do_vm_stop / vm_start (pause_all_vcpus, resume_all_vcpus); hw/i386/kvm/clock.c KVM_KVMCLOCK_CTRL on each vCPU at resume',
 ];
 
+/** Firecracker's snapshot: pause (each vCPU out of KVM_RUN, then KVM_KVMCLOCK_CTRL), each vCPU's state (KVM_GET_TSC_KHZ,
+ *  the MSRs it saves: IA32_TSC, IA32_TSC_ADJUST, MSR_KVM_SYSTEM_TIME_NEW), the VM's KVM_GET_CLOCK. */
+const FC_SNAPSHOT: unknown[] = [
+  { do: 'pause' },
+  { each: 'vcpu', steps: [{ if: '(st_live$i & 1) != 0', do: 'KVM_KVMCLOCK_CTRL', vcpu: '$i', optional: true }] },
+  { each: 'vcpu', steps: [
+    { do: 'KVM_GET_TSC_KHZ', vcpu: '$i', as: 'khz$i' },
+    { do: 'KVM_GET_MSRS', vcpu: '$i', msr: 'IA32_TSC', as: 'tsc$i' },
+    { do: 'KVM_GET_MSRS', vcpu: '$i', msr: 'IA32_TSC_ADJUST', as: 'adj$i', optional: true },
+    { do: 'KVM_GET_MSRS', vcpu: '$i', msr: 'MSR_KVM_SYSTEM_TIME_NEW', as: 'st$i' },
+  ] },
+  { do: 'KVM_GET_CLOCK', as: 'clock' },
+];
+/** The kvmclock MSR of each vCPU as it runs (to skip KVM_KVMCLOCK_CTRL where kvmclock is off, whose -EINVAL
+ *  Firecracker and Cloud Hypervisor ignore). */
+const LIVE_ST: unknown[] = [{ each: 'vcpu', steps: [{ do: 'KVM_GET_MSRS', vcpu: '$i', msr: 'MSR_KVM_SYSTEM_TIME_NEW', as: 'st_live$i' }] }];
+
+/** Firecracker's restore (build_microvm_from_snapshot): KVM_CREATE_VM, every KVM_CREATE_VCPU, KVM_SET_TSC_KHZ on each
+ *  when the host's rate is more than 250 ppm from the snapshot's (is_tsc_scaling_required), each vCPU's
+ *  restore_state (KVM_SET_MSRS with the saved MSRs, then KVM_KVMCLOCK_CTRL), then the VM's restore_state
+ *  (KVM_SET_CLOCK with flags REALTIME when clock_realtime, else 0), then resume. */
+const FC_RESTORE = (realtime: boolean): unknown[] => [
+  { do: 'KVM_CREATE_VM', host: '$to' },
+  { each: 'vcpu', steps: [{ do: 'KVM_CREATE_VCPU' }] },
+  { do: 'KVM_GET_TSC_KHZ', vcpu: 0, as: 'cur' },
+  { if: 'cur - khz0 > khz0 * 250 / 1000000 || khz0 - cur > khz0 * 250 / 1000000', each: 'vcpu',
+    steps: [{ do: 'KVM_SET_TSC_KHZ', vcpu: '$i', khz: '=khz0' }] },
+  { each: 'vcpu', steps: [
+    { do: 'KVM_SET_MSRS', vcpu: '$i', msr: 'IA32_TSC', value: '=tsc$i' },
+    { do: 'KVM_SET_MSRS', vcpu: '$i', msr: 'IA32_TSC_ADJUST', value: '=adj$i', optional: true },
+    { do: 'KVM_SET_MSRS', vcpu: '$i', msr: 'MSR_KVM_SYSTEM_TIME_NEW', value: '=st$i' },
+    { if: '(st$i & 1) != 0', do: 'KVM_KVMCLOCK_CTRL', vcpu: '$i', optional: true },
+  ] },
+  realtime
+    ? { do: 'KVM_SET_CLOCK', clock: '=clock.clock', flags: ['KVM_CLOCK_REALTIME'], realtime: '=clock.realtime' }
+    : { do: 'KVM_SET_CLOCK', clock: '=clock.clock' },
+  { each: 'vcpu', steps: [{ do: 'KVM_RUN', vcpu: '$i' }] },
+];
+const FC_SOURCES = [
+  'firecracker-microvm/firecracker@81b38b9dad60 src/vmm/src/builder.rs build_microvm_from_snapshot (create_vcpus, '
+    + 'is_tsc_scaling_required -> set_tsc_khz on every vCPU, each vCPU restore_state, then vm.restore_state(clock_realtime))',
+  'firecracker@81b38b9dad60 src/vmm/src/arch/x86_64/vcpu.rs restore_state (KVM_SET_MSRS of the saved MSRs, then '
+    + 'kvmclock_ctrl), is_tsc_scaling_required (250 ppm), save_state (get_tsc_khz, the MSRs to save)',
+  'firecracker@81b38b9dad60 src/vmm/src/arch/x86_64/vm.rs restore_state (KVM_SET_CLOCK, flags = clock_realtime ? '
+    + 'KVM_CLOCK_REALTIME : 0), save_state (KVM_GET_CLOCK); src/vmm/src/vstate/vcpu.rs (KVM_KVMCLOCK_CTRL at Pause)',
+];
+
+/** Cloud Hypervisor's restore as the trace in its PR #8383 shows it: each vCPU created and its state restored in turn
+ *  (KVM_CREATE_VCPU, then KVM_SET_MSRS with its TSC), so each creation write of 0 matches the previous vCPU's offset
+ *  and each TSC write, judged against that 0, starts a new generation; then KVM_SET_CLOCK before the vCPUs resume
+ *  (PR #7932). */
+const CH_RESTORE: unknown[] = [
+  { do: 'KVM_CREATE_VM', host: '$to' },
+  { each: 'vcpu', steps: [
+    { do: 'KVM_CREATE_VCPU' },
+    { do: 'KVM_GET_TSC_KHZ', vcpu: '$i', as: 'cur$i' },
+    { if: 'cur$i != khz$i', do: 'KVM_SET_TSC_KHZ', vcpu: '$i', khz: '=khz$i' },
+    { do: 'KVM_SET_MSRS', vcpu: '$i', msr: 'IA32_TSC', value: '=tsc$i' },
+    { do: 'KVM_SET_MSRS', vcpu: '$i', msr: 'IA32_TSC_ADJUST', value: '=adj$i', optional: true },
+    { do: 'KVM_SET_MSRS', vcpu: '$i', msr: 'MSR_KVM_SYSTEM_TIME_NEW', value: '=st$i' },
+  ] },
+];
+const CH_CONT: unknown[] = [
+  { do: 'KVM_SET_CLOCK', clock: '=clock.clock' },
+  { each: 'vcpu', steps: [{ do: 'KVM_RUN', vcpu: '$i' }] },
+];
+/** Cloud Hypervisor's PR #8437 ("Re-sync vCPU TSC offsets after restore"): vCPU 0's KVM_VCPU_TSC_OFFSET written to every
+ *  vCPU, vCPU 0 first, so that each write matches the last one and the masterclock can be used. */
+const CH_RESYNC: unknown[] = [
+  { do: 'KVM_GET_DEVICE_ATTR', vcpu: 0, attr: 'KVM_VCPU_TSC_OFFSET', as: 'ofs' },
+  { each: 'vcpu', steps: [{ do: 'KVM_SET_DEVICE_ATTR', vcpu: '$i', attr: 'KVM_VCPU_TSC_OFFSET', value: '=ofs' }] },
+];
+const CH_SOURCES = [
+  'cloud-hypervisor/cloud-hypervisor PR #8383 (closed): its description\'s kvm_write_tsc_offset trace ("vcpu=0 prev=0 next=A ; '
+    + 'vcpu=0 prev=A next=B / vcpu=1 prev=0 next=B ; vcpu=1 prev=B next=C"): the order is read off that trace, not off CH\'s code',
+  'cloud-hypervisor PR #7932 (merged, fixes #7930): resume() does set_clock before the vCPUs run; #7930: pause() reads the clock first',
+  'cloud-hypervisor PR #8437 (merged 2026-06): "vmm: cpu: Re-sync vCPU TSC offsets after restore" (KVM_VCPU_TSC_OFFSET)',
+];
+
 export const RECIPES: Record<string, Recipe> = {
   'qemu-stop': {
     name: 'qemu-stop',
@@ -133,5 +212,35 @@ export const RECIPES: Record<string, Recipe> = {
       ...QEMU_RUN,
       { if: '!was_running', steps: QEMU_STOP },
     ],
+  },
+  'firecracker-restore': {
+    name: 'firecracker-restore',
+    description: 'Firecracker snapshot, $downtime, restore on $to (default clock_realtime: false): the TSC and kvmclock resume '
+      + 'where the snapshot left them, so guest time does not count the downtime',
+    sources: FC_SOURCES,
+    steps: [...LIVE_ST, ...FC_SNAPSHOT, { do: 'wait', duration: '$downtime' }, ...FC_RESTORE(false)],
+  },
+  'firecracker-restore-realtime': {
+    name: 'firecracker-restore-realtime',
+    description: 'firecracker-restore with clock_realtime: true: KVM_SET_CLOCK{REALTIME} adds the downtime to kvmclock, while '
+      + 'the TSC restored by value does not move',
+    sources: FC_SOURCES,
+    steps: [...LIVE_ST, ...FC_SNAPSHOT, { do: 'wait', duration: '$downtime' }, ...FC_RESTORE(true)],
+  },
+  'cloud-hypervisor-restore': {
+    name: 'cloud-hypervisor-restore',
+    description: 'Cloud Hypervisor snapshot and restore as its PR #8383 traces it: the vCPUs end in different TSC generations '
+      + '(offsets not equal), so the masterclock -- and the Hyper-V reference page, and PVCLOCK_TSC_STABLE_BIT -- stay off',
+    sources: CH_SOURCES,
+    steps: [...LIVE_ST, { do: 'KVM_GET_CLOCK', as: 'clock' }, ...FC_SNAPSHOT.slice(0, 3), { do: 'wait', duration: '$downtime' },
+      ...CH_RESTORE, ...CH_CONT],
+  },
+  'cloud-hypervisor-restore-8437': {
+    name: 'cloud-hypervisor-restore-8437',
+    description: 'cloud-hypervisor-restore with PR #8437\'s fix: every vCPU given vCPU 0\'s KVM_VCPU_TSC_OFFSET before they run '
+      + '(KVM 5.16+): one generation, the masterclock back on',
+    sources: CH_SOURCES,
+    steps: [...LIVE_ST, { do: 'KVM_GET_CLOCK', as: 'clock' }, ...FC_SNAPSHOT.slice(0, 3), { do: 'wait', duration: '$downtime' },
+      ...CH_RESTORE, ...CH_RESYNC, ...CH_CONT],
   },
 };
