@@ -222,6 +222,7 @@ const stepCond = {
 };
 const msr = z.enum(Object.keys(MSRS) as [MsrName, ...MsrName[]]);
 const attr = z.literal('KVM_VCPU_TSC_OFFSET');
+const guestWrmsr = z.enum(['IA32_TSC', 'IA32_TSC_ADJUST', 'MSR_KVM_SYSTEM_TIME', 'MSR_KVM_SYSTEM_TIME_NEW']);
 const clockFlags = z.union([z.array(z.enum(Object.keys(CLOCK_FLAGS) as [keyof typeof CLOCK_FLAGS, ...(keyof typeof CLOCK_FLAGS)[]])).max(3), stepValue]);
 /** A step inside a recipe or a `steps` list: the timeline's step actions without `at`, plus `wait`. */
 export const StepSchema = z.discriminatedUnion('do', [
@@ -245,6 +246,9 @@ export const StepSchema = z.discriminatedUnion('do', [
   z.strictObject({ do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
   z.strictObject({ do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
   z.strictObject({ do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-wrmsr'), ...stepCond, vcpu, msr: guestWrmsr, value: stepValue }),
+  z.strictObject({ do: z.literal('KVM_GET_CLOCK_GUEST'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('KVM_SET_CLOCK_GUEST'), ...stepCond, vcpu, pvti: stepName }),
   z.strictObject({ do: z.literal('wait'), ...stepCond, duration: z.string().refine((d) => parseDuration(d) !== null, 'not a duration') }),
 ]);
 export type StepSpec = z.output<typeof StepSchema>;
@@ -301,6 +305,9 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
   z.strictObject({ ...at, do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
   z.strictObject({ ...at, do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-wrmsr'), ...stepCond, vcpu, msr: guestWrmsr, value: stepValue }),
+  z.strictObject({ ...at, do: z.literal('KVM_GET_CLOCK_GUEST'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_SET_CLOCK_GUEST'), ...stepCond, vcpu, pvti: stepName }),
   z.strictObject({
     ...at, do: z.literal('wrmsr'), vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']),
     value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)').optional(),
@@ -526,6 +533,7 @@ function check(s: Scenario, lim: Limits): Problem[] {
         if (typeof v === 'string' || typeof v === 'number') { const n = valueExpr(v); if (n) exprNames(n, refs); }
       }
     } catch { /* the schema reported it */ }
+    if (st.do === 'KVM_SET_CLOCK_GUEST') refs.add(st.pvti);
     for (const r of refs) if (!names.has(r)) problem(p, `"${r}" is not saved by any earlier step (an "as" names what a step read)`);
     if ('as' in st && st.as) names.add(st.as);
     if ('vcpu' in st && st.vcpu !== undefined && st.vcpu >= kvmVcpus) problem(`${p}.vcpu`, `${st.vcpu} is not a vCPU of this VM (it has ${kvmVcpus} now)`);

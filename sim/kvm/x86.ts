@@ -90,6 +90,8 @@ export class Kvm {
   masterCycleNow = 0n;
   kvmclockOffset: bigint;
   backwardsTscObserved = false;
+  /** ka->boot_vcpu_runs_old_kvmclock: vCPU 0's guest last enabled kvmclock through the old MSR (no masterclock then). */
+  bootVcpuRunsOldKvmclock = false;
   /** Whether the last page written carried PVCLOCK_TSC_STABLE_BIT. */
   lastStable = false;
   /** The Hyper-V reference TSC page (arch/x86/kvm/hyperv.c): sequence 0 = invalid. */
@@ -285,7 +287,7 @@ export class Kvm {
 
   /** Whether the masterclock may be used now (pvclock_update_vm_gtod_copy). */
   private masterclockPossible(): boolean {
-    if (!this.rules.masterclock || !this.host.tscClocksource || this.backwardsTscObserved) return false;
+    if (!this.rules.masterclock || !this.host.tscClocksource || this.backwardsTscObserved || this.bootVcpuRunsOldKvmclock) return false;
     // the Woodhouse series: all vCPUs at one frequency is enough; offsets may differ
     if (this.rules.proposed) return this.vcpus.every((w) => w.ratio === this.vcpus[0].ratio && w.virtualTscKhz === this.vcpus[0].virtualTscKhz);
     return this.vcpusMatched();
@@ -343,6 +345,7 @@ export class Kvm {
     if (this.useMasterClock) return `${request}: every vCPU in one TSC generation`;
     if (!this.host.tscClocksource) return `${request}: the host clocksource is not the TSC`;
     if (this.backwardsTscObserved) return `${request}: backwards TSC observed`;
+    if (this.bootVcpuRunsOldKvmclock) return `${request}: vCPU 0 runs the old kvmclock MSR`;
     if (this.rules.proposed) return `${request}: the vCPUs' TSC frequencies differ`;
     return `${request}: nr_vcpus_matched_tsc + 1 != online_vcpus (${this.nrVcpusMatchedTsc + 1} of ${this.online})`;
   }
@@ -573,6 +576,58 @@ export class Kvm {
     const epoch = u64(wallNs - this.kvmclockNs(t));
     const sec = Number((epoch / NSEC_PER_SEC) & 0xffffffffn), nsec = Number(epoch % NSEC_PER_SEC);
     this.wallClock = { version: (version + 1) >>> 0, sec, nsec };
+  }
+
+  /**
+   * The guest writes MSR_KVM_SYSTEM_TIME (old) or MSR_KVM_SYSTEM_TIME_NEW (kvm_write_system_time, guest-initiated):
+   * vCPU 0 switching between the two makes KVM_REQ_MASTERCLOCK_UPDATE (the old MSR forbids the masterclock), then
+   * the page's enable bit and KVM_REQ_GLOBAL_CLOCK_UPDATE. The guest is in KVM: the requests are served at its re-entry.
+   */
+  guestWriteSystemTime(v: KvmVcpu, value: bigint, oldMsr: boolean, t: bigint): void {
+    this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: oldMsr ? 0x12 : 0x4b564d01, data: u64(value) });
+    if (v.id === 0 && this.rules.masterclock) {
+      if (this.bootVcpuRunsOldKvmclock !== oldMsr) {
+        v.masterclockUpdatePending = true;
+        v.masterclockReason = `vCPU 0 switched to the ${oldMsr ? 'old' : 'new'} kvmclock MSR`;
+      }
+      this.bootVcpuRunsOldKvmclock = oldMsr;
+    }
+    this.writeSystemTime(v, value, t);
+    if (v.running) this.serveRequests(v, t);
+  }
+
+  /** The pvclock page KVM computes for v at the masterclock's reference point (kvm_guest_time_update's inputs). */
+  private masterPage(v: KvmVcpu): Required<PvclockTimeInfo> {
+    let tgtKhz = this.host.khz;
+    if (this.host.hasTscControl) tgtKhz = Number(this.k.kvmScaleTsc(BigInt(tgtKhz), v.ratio, this.host.fracBits)) || 1;
+    const { shift, mul } = this.k.kvmGetTimeScale(NSEC_PER_SEC, BigInt(tgtKhz) * 1000n);
+    return { version: v.page.version, tscTimestamp: this.k.kvmReadL1Tsc(this.masterCycleNow, v.ratio, v.offset, this.host.fracBits),
+      systemTime: u64(this.masterKernelNs + this.kvmclockOffset), tscToSystemMul: mul, tscShift: shift,
+      flags: this.stableBit(v) ? PVCLOCK_TSC_STABLE_BIT : 0 };
+  }
+
+  /** KVM_GET_CLOCK_GUEST (the Woodhouse series, proposed-2026): v's PV time info, only under the masterclock. */
+  getClockGuest(v: KvmVcpu): Required<PvclockTimeInfo> {
+    if (!this.rules.proposed) throw new Error(`KVM_GET_CLOCK_GUEST: -ENOTTY (KVM ${this.rules.name} lacks it)`);
+    if (!this.useMasterClock) throw new Error('KVM_GET_CLOCK_GUEST: no masterclock, the KVM clock is not a function of the guest TSC (-EINVAL)');
+    return this.masterPage(v);
+  }
+
+  /**
+   * KVM_SET_CLOCK_GUEST (proposed-2026): a new reference point (as kvm_update_masterclock), the guest TSC then through
+   * the user's pvclock (the intended clock) and through KVM's own (the actual one): kvmclock_offset takes the
+   * difference; every vCPU's page is rewritten.
+   */
+  setClockGuest(v: KvmVcpu, pvti: PvclockTimeInfo, t: bigint): void {
+    if (!this.rules.proposed) throw new Error(`KVM_SET_CLOCK_GUEST: -ENOTTY (KVM ${this.rules.name} lacks it)`);
+    if (!this.useMasterClock) throw new Error('KVM_SET_CLOCK_GUEST: no masterclock (-EINVAL)');
+    this.pvclockUpdateVmGtodCopy(t, 'KVM_SET_CLOCK_GUEST');
+    if (!this.useMasterClock) throw new Error('KVM_SET_CLOCK_GUEST: no masterclock (-EINVAL)');
+    const page = this.masterPage(v);
+    const intended = this.k.pvclockReadCycles(pvti, page.tscTimestamp);
+    const actual = this.k.pvclockReadCycles(page, page.tscTimestamp);
+    this.kvmclockOffset = u64(this.kvmclockOffset + (intended - actual));
+    for (const w of this.vcpus) this.requestClockUpdate(w, t);
   }
 
   /** KVM_KVMCLOCK_CTRL: tell the guest it was stopped (PVCLOCK_GUEST_STOPPED). */

@@ -140,11 +140,16 @@ export type Step = { if?: string; optional?: boolean } & (
   | { do: 'guest-kvmclock'; vcpu: number; as?: string }
   | { do: 'guest-clock_gettime'; vcpu: number; clock: 'CLOCK_MONOTONIC' | 'CLOCK_REALTIME'; as?: string }
   | { do: 'guest-wallclock'; vcpu: number; as?: string }
+  | { do: 'guest-wrmsr'; vcpu: number; msr: 'IA32_TSC' | 'IA32_TSC_ADJUST' | 'MSR_KVM_SYSTEM_TIME' | 'MSR_KVM_SYSTEM_TIME_NEW'; value: RawValue }
+  // the unmerged Woodhouse series (proposed-2026)
+  | { do: 'KVM_GET_CLOCK_GUEST'; vcpu: number; as?: string }
+  | { do: 'KVM_SET_CLOCK_GUEST'; vcpu: number; pvti: string }
 );
 export type StepKind = Step['do'];
 export const STEP_KINDS: readonly StepKind[] = ['KVM_CREATE_VM', 'KVM_CREATE_VCPU', 'KVM_SET_TSC_KHZ', 'KVM_GET_TSC_KHZ', 'KVM_SET_MSRS',
   'KVM_GET_MSRS', 'KVM_GET_CLOCK', 'KVM_SET_CLOCK', 'KVM_GET_DEVICE_ATTR', 'KVM_SET_DEVICE_ATTR', 'KVM_KVMCLOCK_CTRL', 'KVM_RUN', 'pause',
-  'read-pvclock', 'let', 'guest-rdtsc', 'guest-rdmsr', 'guest-kvmclock', 'guest-clock_gettime', 'guest-wallclock'];
+  'read-pvclock', 'let', 'guest-rdtsc', 'guest-rdmsr', 'guest-kvmclock', 'guest-clock_gettime', 'guest-wallclock', 'guest-wrmsr',
+  'KVM_GET_CLOCK_GUEST', 'KVM_SET_CLOCK_GUEST'];
 
 /**
  * Why the era's KVM cannot take this step (null: it can). The ioctl or attribute is missing there: KVM answers
@@ -163,6 +168,10 @@ export function eraLacks(rules: Rules, s: Step): string | null {
       return rules.tscOffsetAttr ? null : `${era} has no KVM_VCPU_TSC_OFFSET attribute (5.16): -ENXIO`;
     case 'KVM_SET_MSRS': case 'KVM_GET_MSRS':
       return s.msr === 'IA32_TSC_ADJUST' && !rules.tscAdjustMsr ? `${era} does not emulate IA32_TSC_ADJUST (3.8): the ioctl stops short of it` : null;
+    case 'KVM_GET_CLOCK_GUEST': case 'KVM_SET_CLOCK_GUEST':
+      return rules.proposed ? null : `${era} has no ${s.do} (David Woodhouse's unmerged 2026 series: the proposed-2026 rule set): -ENOTTY`;
+    case 'guest-wrmsr':
+      return s.msr === 'IA32_TSC_ADJUST' && !rules.tscAdjustMsr ? `${era} does not emulate IA32_TSC_ADJUST (3.8): the guest's WRMSR takes a #GP` : null;
     case 'guest-rdmsr':
       return s.msr === 'IA32_TSC_ADJUST' && !rules.tscAdjustMsr ? `${era} does not emulate IA32_TSC_ADJUST (3.8): the guest's RDMSR takes a #GP` : null;
     case 'KVM_KVMCLOCK_CTRL':

@@ -297,6 +297,33 @@ export class StepRunner {
         this.save(rec, s.as, v);
         return;
       }
+      case 'KVM_GET_CLOCK_GUEST': {
+        const pg = kvm.getClockGuest(this.vcpu(s.vcpu));
+        const v = { version: BigInt(pg.version), tsc_timestamp: pg.tscTimestamp, system_time: pg.systemTime,
+          tsc_to_system_mul: BigInt(pg.tscToSystemMul), tsc_shift: BigInt(pg.tscShift), flags: BigInt(pg.flags) };
+        rec.ret = { ...v };
+        this.save(rec, s.as, v);
+        return;
+      }
+      case 'KVM_SET_CLOCK_GUEST': {
+        const p = this.values.get(s.pvti);
+        if (p === undefined || typeof p === 'bigint' || !('tsc_to_system_mul' in p)) {
+          throw new StepError('EFAULT', `"${s.pvti}" is not a pvclock (saved by read-pvclock or KVM_GET_CLOCK_GUEST)`);
+        }
+        rec.args = { pvti: s.pvti, tsc_timestamp: p.tsc_timestamp, system_time: p.system_time };
+        kvm.setClockGuest(this.vcpu(s.vcpu), { tscTimestamp: p.tsc_timestamp, systemTime: p.system_time,
+          tscToSystemMul: Number(p.tsc_to_system_mul), tscShift: Number(BigInt.asIntN(8, p.tsc_shift)) }, t);
+        return;
+      }
+      case 'guest-wrmsr': {
+        const v = this.vcpu(s.vcpu);
+        if (!m.guestPoint(v.id)) throw new StepError('step', `vCPU ${v.id} is not running guest code now`);
+        const value = this.num(s.value);
+        rec.args = { msr: s.msr, value };
+        if (s.msr === 'IA32_TSC' || s.msr === 'IA32_TSC_ADJUST') kvm.writeMsr(v, s.msr, s.msr === 'IA32_TSC' ? u64(value) : s64(value), false, t);
+        else kvm.guestWriteSystemTime(v, u64(value), s.msr === 'MSR_KVM_SYSTEM_TIME', t);
+        return;
+      }
       case 'guest-rdtsc': case 'guest-rdmsr': case 'guest-kvmclock': case 'guest-clock_gettime': case 'guest-wallclock': {
         const v = this.vcpu(s.vcpu);
         const p = m.guestPoint(v.id);
