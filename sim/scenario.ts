@@ -222,7 +222,8 @@ const stepCond = {
 };
 const msr = z.enum(Object.keys(MSRS) as [MsrName, ...MsrName[]]);
 const attr = z.literal('KVM_VCPU_TSC_OFFSET');
-const guestWrmsr = z.enum(['IA32_TSC', 'IA32_TSC_ADJUST', 'MSR_KVM_SYSTEM_TIME', 'MSR_KVM_SYSTEM_TIME_NEW']);
+const guestWrmsr = z.enum(['IA32_TSC', 'IA32_TSC_ADJUST', 'IA32_TSC_DEADLINE', 'MSR_KVM_SYSTEM_TIME', 'MSR_KVM_SYSTEM_TIME_NEW']);
+const guestRdmsr = z.enum(['IA32_TSC', 'IA32_TSC_ADJUST', 'IA32_TSC_DEADLINE']);
 const clockFlags = z.union([z.array(z.enum(Object.keys(CLOCK_FLAGS) as [keyof typeof CLOCK_FLAGS, ...(keyof typeof CLOCK_FLAGS)[]])).max(3), stepValue]);
 /** A step inside a recipe or a `steps` list: the timeline's step actions without `at`, plus `wait`. */
 export const StepSchema = z.discriminatedUnion('do', [
@@ -242,7 +243,7 @@ export const StepSchema = z.discriminatedUnion('do', [
   z.strictObject({ do: z.literal('read-pvclock'), ...stepCond, vcpu, as: stepName }),
   z.strictObject({ do: z.literal('let'), ...stepCond, as: stepName, value: stepValue }),
   z.strictObject({ do: z.literal('guest-rdtsc'), ...stepCond, vcpu, as: stepName.optional() }),
-  z.strictObject({ do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']), as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: guestRdmsr, as: stepName.optional() }),
   z.strictObject({ do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
   z.strictObject({ do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
   z.strictObject({ do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),
@@ -301,7 +302,7 @@ const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('read-pvclock'), ...stepCond, vcpu, as: stepName }),
   z.strictObject({ ...at, do: z.literal('let'), ...stepCond, as: stepName, value: stepValue }),
   z.strictObject({ ...at, do: z.literal('guest-rdtsc'), ...stepCond, vcpu, as: stepName.optional() }),
-  z.strictObject({ ...at, do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']), as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: guestRdmsr, as: stepName.optional() }),
   z.strictObject({ ...at, do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
   z.strictObject({ ...at, do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
   z.strictObject({ ...at, do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),

@@ -57,6 +57,12 @@ export interface KvmVcpu {
   masterclockReason: string;
   /** What the last page update under the masterclock was computed from (kvm_guest_time_update's inputs). */
   lastUpdateKey?: (bigint | number | boolean)[] | null;
+  /** The LAPIC timer in TSC-deadline mode: IA32_TSC_DEADLINE (0: disarmed), expiries delivered, one pending. */
+  tscDeadline?: bigint;
+  deadlineFired?: number;
+  deadlinePending?: boolean;
+  /** Bumped at each write: an hrtimer armed by an earlier write is cancelled. */
+  deadlineGen?: number;
 }
 
 /** One KVM tracepoint as it fired: its name and its TP_fast_assign fields (sim/kvm/trace.ts prints them). */
@@ -315,6 +321,7 @@ export class Kvm {
       this.updateMasterclock(t, v.masterclockReason);
     }
     if (v.clockUpdatePending) this.guestTimeUpdate(v, t);
+    if (v.deadlinePending) this.deliverDeadline(v);
   }
 
   /**
@@ -628,6 +635,40 @@ export class Kvm {
     const actual = this.k.pvclockReadCycles(page, page.tscTimestamp);
     this.kvmclockOffset = u64(this.kvmclockOffset + (intended - actual));
     for (const w of this.vcpus) this.requestClockUpdate(w, t);
+  }
+
+  /**
+   * IA32_TSC_DEADLINE (kvm_set_lapic_tscdeadline_msr, guest or userspace): 0 disarms; a deadline at or below the
+   * guest TSC now expires at once; else start_sw_tscdeadline arms an hrtimer for (deadline - guest TSC) at
+   * virtual_tsc_khz from now, in host time -- a later change of the guest's TSC (an offset write, a restore) does not
+   * move it, so the timer then fires early or late against the guest's TSC. The expiry is delivered when the vCPU
+   * is in the guest (at once, or at its next entry), and the MSR then reads 0 (the one-shot deadline is consumed).
+   */
+  writeTscDeadline(v: KvmVcpu, value: bigint, hostInitiated: boolean, t: bigint): void {
+    if (!hostInitiated) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: 0x6e0, data: u64(value) });
+    const gen = (v.deadlineGen ?? 0) + 1;
+    v.deadlineGen = gen;
+    v.deadlinePending = false;
+    v.tscDeadline = u64(value);
+    if (value === 0n) return;
+    const guestTsc = this.l1Tsc(v, t);
+    if (value <= guestTsc) { this.deadlineExpired(v, t); return; }
+    const ns = ((value - guestTsc) * 1_000_000n) / BigInt(v.virtualTscKhz || this.host.khz);
+    this.defer(t + ns, (now) => { if (v.deadlineGen === gen) this.deadlineExpired(v, now); });
+  }
+
+  private deadlineExpired(v: KvmVcpu, t: bigint): void {
+    v.deadlinePending = true;
+    if (v.running) this.deliverDeadline(v);
+    void t;
+  }
+
+  /** kvm_apic_inject_pending_timer_irqs: the interrupt goes in and the deadline is consumed. */
+  private deliverDeadline(v: KvmVcpu): void {
+    if (!v.deadlinePending) return;
+    v.deadlinePending = false;
+    v.deadlineFired = (v.deadlineFired ?? 0) + 1;
+    v.tscDeadline = 0n;
   }
 
   /** KVM_KVMCLOCK_CTRL: tell the guest it was stopped (PVCLOCK_GUEST_STOPPED). */

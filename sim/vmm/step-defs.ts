@@ -111,7 +111,7 @@ export function valueExpr(v: RawValue): Node | null {
 
 export const MSRS = {
   IA32_TSC: 0x10, IA32_TSC_ADJUST: 0x3b, MSR_KVM_SYSTEM_TIME: 0x12, MSR_KVM_WALL_CLOCK: 0x11,
-  MSR_KVM_SYSTEM_TIME_NEW: 0x4b564d01, MSR_KVM_WALL_CLOCK_NEW: 0x4b564d00,
+  MSR_KVM_SYSTEM_TIME_NEW: 0x4b564d01, MSR_KVM_WALL_CLOCK_NEW: 0x4b564d00, IA32_TSC_DEADLINE: 0x6e0,
 } as const;
 export type MsrName = keyof typeof MSRS;
 export const CLOCK_FLAGS = { KVM_CLOCK_TSC_STABLE: 2, KVM_CLOCK_REALTIME: 4, KVM_CLOCK_HOST_TSC: 8 } as const;
@@ -136,11 +136,11 @@ export type Step = { if?: string; optional?: boolean } & (
   | { do: 'wait'; duration: string }
   // the guest's side: what code on that vCPU reads now
   | { do: 'guest-rdtsc'; vcpu: number; as?: string }
-  | { do: 'guest-rdmsr'; vcpu: number; msr: 'IA32_TSC' | 'IA32_TSC_ADJUST'; as?: string }
+  | { do: 'guest-rdmsr'; vcpu: number; msr: 'IA32_TSC' | 'IA32_TSC_ADJUST' | 'IA32_TSC_DEADLINE'; as?: string }
   | { do: 'guest-kvmclock'; vcpu: number; as?: string }
   | { do: 'guest-clock_gettime'; vcpu: number; clock: 'CLOCK_MONOTONIC' | 'CLOCK_REALTIME'; as?: string }
   | { do: 'guest-wallclock'; vcpu: number; as?: string }
-  | { do: 'guest-wrmsr'; vcpu: number; msr: 'IA32_TSC' | 'IA32_TSC_ADJUST' | 'MSR_KVM_SYSTEM_TIME' | 'MSR_KVM_SYSTEM_TIME_NEW'; value: RawValue }
+  | { do: 'guest-wrmsr'; vcpu: number; msr: 'IA32_TSC' | 'IA32_TSC_ADJUST' | 'IA32_TSC_DEADLINE' | 'MSR_KVM_SYSTEM_TIME' | 'MSR_KVM_SYSTEM_TIME_NEW'; value: RawValue }
   // the unmerged Woodhouse series (proposed-2026)
   | { do: 'KVM_GET_CLOCK_GUEST'; vcpu: number; as?: string }
   | { do: 'KVM_SET_CLOCK_GUEST'; vcpu: number; pvti: string }

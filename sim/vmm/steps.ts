@@ -212,6 +212,7 @@ export class StepRunner {
         switch (s.msr) {
           case 'IA32_TSC': kvm.writeMsr(v, 'IA32_TSC', u64(value), true, t); return;
           case 'IA32_TSC_ADJUST': kvm.writeMsr(v, 'IA32_TSC_ADJUST', s64(value), true, t); return;
+          case 'IA32_TSC_DEADLINE': kvm.writeTscDeadline(v, u64(value), true, t); return;
           case 'MSR_KVM_SYSTEM_TIME': case 'MSR_KVM_SYSTEM_TIME_NEW':
             this.msrMap(v).set(s.msr, u64(value));
             kvm.writeSystemTime(v, u64(value), t);
@@ -229,6 +230,7 @@ export class StepRunner {
         switch (s.msr) {
           case 'IA32_TSC': value = kvm.readTsc(v, t); break;
           case 'IA32_TSC_ADJUST': value = v.tscAdjust; break;
+          case 'IA32_TSC_DEADLINE': value = v.tscDeadline ?? 0n; break;
           case 'MSR_KVM_SYSTEM_TIME': case 'MSR_KVM_SYSTEM_TIME_NEW':
             value = this.msrMap(v).get(s.msr) ?? (v.kvmclockEnabled && s.msr === 'MSR_KVM_SYSTEM_TIME_NEW' ? m.kvmclockGpa(v.id) | 1n : 0n);
             break;
@@ -321,6 +323,7 @@ export class StepRunner {
         const value = this.num(s.value);
         rec.args = { msr: s.msr, value };
         if (s.msr === 'IA32_TSC' || s.msr === 'IA32_TSC_ADJUST') kvm.writeMsr(v, s.msr, s.msr === 'IA32_TSC' ? u64(value) : s64(value), false, t);
+        else if (s.msr === 'IA32_TSC_DEADLINE') kvm.writeTscDeadline(v, u64(value), false, t);
         else kvm.guestWriteSystemTime(v, u64(value), s.msr === 'MSR_KVM_SYSTEM_TIME', t);
         return;
       }
@@ -333,7 +336,12 @@ export class StepRunner {
         else if (s.do === 'guest-rdmsr') {
           rec.args = { msr: s.msr };
           if (s.msr === 'IA32_TSC') value = kvm.readTsc(v, t);
-          else {
+          else if (s.msr === 'IA32_TSC_DEADLINE') {
+            kvm.tp(t, { name: 'kvm_msr', vcpu: v.id, write: false, msr: 0x6e0, data: v.tscDeadline ?? 0n });
+            value = v.tscDeadline ?? 0n;
+            // the guest's count of timer interrupts (the test's ISR counter)
+            rec.ret = { fired: BigInt(v.deadlineFired ?? 0) };
+          } else {
             kvm.tp(t, { name: 'kvm_msr', vcpu: v.id, write: false, msr: 0x3b, data: u64(v.tscAdjust) });
             value = v.tscAdjust;
           }
