@@ -83,14 +83,18 @@ async function runWithProgress(s: Scenario, m: Machine) {
   try { return m.run(); } finally { bar.stop(); }
 }
 
-async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean }): Promise<number> {
+async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean }): Promise<number> {
   const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }] = await Promise.all([
     import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
   const s = loadScenarioArg(arg, o.fix);
-  const r = await runWithProgress(s, new Machine(s));
+  const m = new Machine(s);
+  if (o.tracepoints) m.enableTracepoints();
+  const r = await runWithProgress(s, m);
   if (o.json) {
-    console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats }));
+    console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats,
+      ...(r.steps ? { steps: r.steps } : {}), ...(r.tracepoints ? { tracepoints: r.tracepoints } : {}) }));
   } else {
+    if (r.tracepoints) console.log(`${r.tracepoints.join('\n')}\n`);
     console.log(renderLog(r.log).join('\n'));
     console.log(`\n${bold(`${r.anomalies.length} anomalies`)}: ${r.anomalies.length ? yellow(summarize(r)) : green('none')}`);
     for (const a of r.anomalies) {
@@ -158,6 +162,7 @@ export function program(): Command {
   p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name').description('replay a scenario: the guest log and the anomalies')
     .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements}')
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
+    .option('--tracepoints', 'KVM\'s clock tracepoints as trace-cmd report prints them (first; in --json: "tracepoints")')
     .action(async (arg: string, o) => { code = await run(arg, o); });
   p.addCommand(calcCommand());
   p.addCommand(fuzzCommand((c) => { code = c; }));
