@@ -54,7 +54,19 @@ import { perfTscToNs, perfWidenShort } from "./perf";
   v128.store(dst, i64x2.add(r23, add), 16);
 }
 
-/** out[i] = __pvclock_read_cycles(page, tsc[i]) for one page's fields. */
+/** 4 pvclock samples from p: delta = tsc - tsc_timestamp, pre-shifted by `op` (0: none, 1: right, 2: left). */
+// @ts-ignore: decorator
+@inline function pvclockx4(tsc: usize, out: usize, p: usize, ts: v128, st: v128, m: v128, op: i32, amount: i32): void {
+  let d0 = i64x2.sub(v128.load(tsc + p), ts), d1 = i64x2.sub(v128.load(tsc + p, 16), ts);
+  if (op == 1) { d0 = i64x2.shr_u(d0, amount); d1 = i64x2.shr_u(d1, amount); }
+  else if (op == 2) { d0 = i64x2.shl(d0, amount); d1 = i64x2.shl(d1, amount); }
+  mulShr32x4(lanesLo(d0, d1), lanesHi(d0, d1), m, st, out + p);
+}
+
+/**
+ * out[i] = __pvclock_read_cycles(page, tsc[i]) for one page's fields. The SIMD loop is specialised per shift
+ * direction (chosen once per call, not tested per step) and runs 8 samples a step.
+ */
 export function pvclockReadBatch(tsc: usize, out: usize, n: u32,
                                  tscTimestamp: u64, systemTime: u64, mul: u32, shift: i32): void {
   let i: u32 = 0;
@@ -62,13 +74,25 @@ export function pvclockReadBatch(tsc: usize, out: usize, n: u32,
     if (shift > -64 && shift < 64) {
       const ts = i64x2.splat(<i64>tscTimestamp), st = i64x2.splat(<i64>systemTime);
       const m = i32x4.splat(<i32>mul);
-      const right = shift < 0, amount = right ? -shift : shift;
-      for (; i + 4 <= n; i += 4) {
-        const p = <usize>i << 3;
-        let d0 = i64x2.sub(v128.load(tsc + p), ts), d1 = i64x2.sub(v128.load(tsc + p, 16), ts);
-        if (right) { d0 = i64x2.shr_u(d0, amount); d1 = i64x2.shr_u(d1, amount); }
-        else { d0 = i64x2.shl(d0, amount); d1 = i64x2.shl(d1, amount); }
-        mulShr32x4(lanesLo(d0, d1), lanesHi(d0, d1), m, st, out + p);
+      if (shift == 0) {
+        for (; i + 8 <= n; i += 8) {
+          const p = <usize>i << 3;
+          pvclockx4(tsc, out, p, ts, st, m, 0, 0);
+          pvclockx4(tsc, out, p + 32, ts, st, m, 0, 0);
+        }
+      } else if (shift < 0) {
+        const a = -shift;
+        for (; i + 8 <= n; i += 8) {
+          const p = <usize>i << 3;
+          pvclockx4(tsc, out, p, ts, st, m, 1, a);
+          pvclockx4(tsc, out, p + 32, ts, st, m, 1, a);
+        }
+      } else {
+        for (; i + 8 <= n; i += 8) {
+          const p = <usize>i << 3;
+          pvclockx4(tsc, out, p, ts, st, m, 2, shift);
+          pvclockx4(tsc, out, p + 32, ts, st, m, 2, shift);
+        }
       }
     }
   }
@@ -76,6 +100,17 @@ export function pvclockReadBatch(tsc: usize, out: usize, n: u32,
     const p = <usize>i << 3;
     store<u64>(out + p, systemTime + pvclockScaleDelta(load<u64>(tsc + p) - tscTimestamp, mul, shift));
   }
+}
+
+/**
+ * x * m mod 2^64 for the two u64 lanes of x and a u32 m, without i64x2.mul (emulated on SSE4): the low halves'
+ * widening product plus the cross term hi * m (mod 2^32) already in the high halves -- i32x4.mul(x, [0, m, 0, m]).
+ * `lo` holds x's two low halves in its lanes 0 and 1 (or 2 and 3 with `high`).
+ */
+// @ts-ignore: decorator
+@inline function mulU64U32Wrapx2(x: v128, lo: v128, high: bool, m: v128, m0m: v128): v128 {
+  const ll = high ? i64x2.extmul_high_i32x4_u(lo, m) : i64x2.extmul_low_i32x4_u(lo, m);
+  return i64x2.add(ll, i32x4.mul(x, m0m));
 }
 
 /** out[i] = kvm_scale_tsc(tsc[i], ratio) + offset: the L1 guest TSC at host TSC tsc[i]. */
@@ -105,12 +140,14 @@ export function kvmScaleTscBatch(tsc: usize, out: usize, n: u32, ratio: u64, fra
 export function clocksourceCyc2nsBatch(cycles: usize, out: usize, n: u32, mult: u32, shift: u32): void {
   let i: u32 = 0;
   if (ASC_FEATURE_SIMD) {
-    const m = i64x2.splat(<i64>mult);
+    const m = i32x4.splat(<i32>mult), m0m = i32x4(0, <i32>mult, 0, <i32>mult);
     const s = <i32>shift;
     for (; i + 4 <= n; i += 4) {
       const p = <usize>i << 3;
-      v128.store(out + p, i64x2.shr_u(i64x2.mul(v128.load(cycles + p), m), s));
-      v128.store(out + p, i64x2.shr_u(i64x2.mul(v128.load(cycles + p, 16), m), s), 16);
+      const v0 = v128.load(cycles + p), v1 = v128.load(cycles + p, 16);
+      const lo = lanesLo(v0, v1);
+      v128.store(out + p, i64x2.shr_u(mulU64U32Wrapx2(v0, lo, false, m, m0m), s));
+      v128.store(out + p, i64x2.shr_u(mulU64U32Wrapx2(v1, lo, true, m, m0m), s), 16);
     }
   }
   for (; i < n; i++) {
@@ -133,14 +170,20 @@ export function perfTscToNsBatch(cyc: usize, out: usize, n: u32, timeZero: u64, 
   let i: u32 = 0;
   if (ASC_FEATURE_SIMD) {
     if (!short) {
-      const z = i64x2.splat(<i64>timeZero), m = i64x2.splat(<i64>timeMult);
+      // quot * mult and rem * mult, each wrapping mod 2^64 as the kernel's u64 does: the widening form, 4 a step
+      const z = i64x2.splat(<i64>timeZero), m = i32x4.splat(<i32>timeMult), m0m = i32x4(0, <i32>timeMult, 0, <i32>timeMult);
       const s = <i32>timeShift;
       const remMask = i64x2.splat(<i64>((<u64>1 << <u64>timeShift) - 1));
-      for (; i + 2 <= n; i += 2) {
+      for (; i + 4 <= n; i += 4) {
         const p = <usize>i << 3;
-        const c = v128.load(cyc + p);
-        const quot = i64x2.shr_u(c, s), rem = v128.and(c, remMask);
-        v128.store(out + p, i64x2.add(i64x2.add(z, i64x2.mul(quot, m)), i64x2.shr_u(i64x2.mul(rem, m), s)));
+        const c0 = v128.load(cyc + p), c1 = v128.load(cyc + p, 16);
+        const q0 = i64x2.shr_u(c0, s), q1 = i64x2.shr_u(c1, s);
+        const r0 = v128.and(c0, remMask), r1 = v128.and(c1, remMask);
+        const qlo = lanesLo(q0, q1), rlo = lanesLo(r0, r1);
+        v128.store(out + p, i64x2.add(i64x2.add(z, mulU64U32Wrapx2(q0, qlo, false, m, m0m)),
+          i64x2.shr_u(mulU64U32Wrapx2(r0, rlo, false, m, m0m), s)));
+        v128.store(out + p, i64x2.add(i64x2.add(z, mulU64U32Wrapx2(q1, qlo, true, m, m0m)),
+          i64x2.shr_u(mulU64U32Wrapx2(r1, rlo, true, m, m0m), s)), 16);
       }
     }
   }

@@ -274,7 +274,14 @@ export type ScenarioEvent = Scenario['events'][number];
 export { ScenarioError } from './scenario-error.js';
 
 type Path = (string | number)[];
-const fmtPath = (path: readonly PropertyKey[]) => path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${String(p)}` : String(p)), '');
+/** A problem's path as written in the file: `events[2].vcpu`; a key that is not a plain name is quoted, so that a
+ *  provenance key such as "hosts[0].tscKhz, hosts[0].pcpus" reads as one key: `provenance["hosts[0].tscKhz, ..."]`. */
+const fmtPath = (path: readonly PropertyKey[]) => path.reduce<string>((acc, p) => {
+  if (typeof p === 'number') return `${acc}[${p}]`;
+  const k = String(p);
+  if (!/^[A-Za-z_$][\w$]*$/.test(k)) return `${acc}[${JSON.stringify(k)}]`;
+  return acc ? `${acc}.${k}` : k;
+}, '');
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** Sets a key as an own data property (a key "__proto__" from JSON stays a key, it does not set the prototype). */
@@ -310,8 +317,9 @@ const printable = (s: string) => s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2
   (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 const show = (p: Problem) => `${printable(p.path) || '(top level)'}: ${printable(p.message)}`;
 
-/** The path string's segments: "events[2].vcpu" -> ["events", 2, "vcpu"]. */
-const segments = (path: string): Path => [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
+/** The path string's segments: 'events[2].vcpu' -> ["events", 2, "vcpu"]; 'a["b.c"]' -> ["a", "b.c"]. */
+const segments = (path: string): Path => [...path.matchAll(/\[("(?:[^"\\]|\\.)*")\]|\[(\d+)\]|([^.[\]]+)/g)]
+  .map((m) => (m[1] !== undefined ? (JSON.parse(m[1]) as string) : m[2] !== undefined ? Number(m[2]) : m[3]));
 
 /** A fix's problem, named by where it comes from: inside the patch when the patch writes that path, else the path
  *  of the patched scenario. */

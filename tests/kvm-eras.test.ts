@@ -101,6 +101,21 @@ test('2.6.37-3.3: a host TSC write within 5 s of the last one matches (no kHz ch
   assert.is.not(v2[1].offset, v2[0].offset);
 });
 
+test('up to 5.9 a guest\'s WRMSR(IA32_TSC, 0) is judged by the 1 s window: the creation rule is `data == 0 && msr->host_initiated`', () => {
+  // kvm_write_tsc of v4.14-v5.9 (kernel-audit.md K-4.14, K-4.19): only a host-initiated 0 is "vcpu initialization";
+  // a guest's 0 is compared with last_tsc_write + elapsed like any value. 10 s after the VM's creation (the last write,
+  // 0) it is 20e9 cycles from the expected value: unmatched, the TSC restarts at 0. Half a second in, it is within
+  // 1 s: matched, cur_tsc_offset kept, the TSC runs on. (kvm-unit-tests x86/tsc.c's test_wrtsc(0) does this write.)
+  for (const [t, restarts] of [[10n * S, true], [S / 2n, false]] as const) {
+    const { kvm, vs } = vm('4.12-5.9');
+    kvm.writeMsr(vs[1], 'IA32_TSC', 0n, false, t);
+    const tsc = kvm.readTsc(vs[1], t);
+    assert.is(tsc === 0n, restarts, `write of 0 at ${t} ns: TSC now ${tsc}`);
+    if (!restarts) assert.is(tsc, kvm.readTsc(vs[0], t), 'matched: in step with vCPU 0');
+    assert.is(vs[1].tscAdjust, restarts ? -kvm.readTsc(vs[0], t) : 0n, 'TSC_ADJUST takes the step');
+  }
+});
+
 test('a hot-added vCPU\'s TSC write of 0: unmatched under 3.8-4.11\'s usdiff, synchronized from 4.12 -- at an equal rate', () => {
   for (const [rules, inStep] of [['3.8-4.11', false], ['4.12-5.9', true], ['6.7+', true]] as const) {
     const { kvm, vs } = vm(rules);

@@ -52,7 +52,7 @@ const TRACE = /\n\s+at /;
 /** Messages that mean the program, not the input, went wrong. */
 const UNCLEAR = /internal error|is not iterable|Cannot read prop|Division by zero|Maximum call stack|\[object Object\]|is not a function|tsclab kernel abort/;
 /** A problem line of a ScenarioError: a path (or the top level) then what is wrong. */
-const PROBLEM = /^ {2}(\(top level\)|[A-Za-z_$][\w$]*(\[\d+\]|\.[^\s:]+)*|fixes\[\d+\] \(".*"\), once its patch is applied: (\(top level\)|[A-Za-z_$][\w$]*(\[\d+\]|\.[^\s:]+)*)|\.\.\. and \d+ more$)(: |$)/;
+const PROBLEM = /^ {2}(\(top level\)|(?:[A-Za-z_$][\w$]*|\["(?:[^"\\]|\\.)*"\])(\[\d+\]|\["(?:[^"\\]|\\.)*"\]|\.[^\s:]+)*|fixes\[\d+\] \(".*"\), once its patch is applied: (\(top level\)|(?:[A-Za-z_$][\w$]*|\["(?:[^"\\]|\\.)*"\])(\[\d+\]|\["(?:[^"\\]|\\.)*"\]|\.[^\s:]+)*)|\.\.\. and \d+ more$)(: |$)/;
 
 const tally = { inputs: 0, children: 0, codes: [0, 0, 0], slowest: { ms: 0, what: '' }, sections: {} as Record<string, number> };
 function count(section: string, code: number, ms: number, what: string): void {

@@ -48,6 +48,14 @@ test('unknown fields are errors, not ignored', () => {
   assert.ok(problems({ ...ok, extra: 1 }).some((x) => /extra/.test(x)));
 });
 
+test('a key that is not a plain name is quoted in the path, inside a fix\'s patch too (one key, not a path of its own)', () => {
+  const key = 'hosts[0].tscKhz, hosts[0].pcpus';
+  assert.equal(problems({ ...ok, provenance: { [key]: { do: 1 } } }),
+    ['provenance["hosts[0].tscKhz, hosts[0].pcpus"]: Invalid input: expected string, received object']);
+  assert.equal(problems({ ...ok, fixes: [{ name: 'f', patch: { provenance: { [key]: 7 } } }] }),
+    ['fixes[0].patch.provenance["hosts[0].tscKhz, hosts[0].pcpus"]: Invalid input: expected string, received number']);
+});
+
 test('a timeline that cannot happen: out of order, past the end, one hot-add too many, an MSR the guest lacks', () => {
   const p = problems({ ...ok, vm: { ...ok.vm, guest: { tscAdjust: false } }, events: [
     { at: '500ms', do: 'hot-add' }, { at: '400ms', do: 'hot-add' }, { at: '2s', do: 'stop' },

@@ -172,8 +172,11 @@ export class Kvm {
     return v;
   }
 
-  /** kvm_synchronize_tsc(vcpu, user_value) -- kvm_write_tsc before 5.x: NULL at creation, else a host TSC write. */
-  synchronizeTsc(v: KvmVcpu, user: bigint | null, t: bigint): void {
+  /**
+   * kvm_synchronize_tsc(vcpu, user_value) -- kvm_write_tsc before 5.x: NULL at creation, else a TSC write, from the
+   * host (userspace) or, up to 5.9, from the guest (hostInitiated false).
+   */
+  synchronizeTsc(v: KvmVcpu, user: bigint | null, t: bigint, hostInitiated = true): void {
     let data = user ?? 0n;
     let offset = this.computeL1TscOffset(v, data, t);
     let ns = this.baseNs(t);
@@ -209,8 +212,9 @@ export class Kvm {
       }
       synchronizing = usdiff < USEC_PER_SEC;
     } else if (v.virtualTscKhz) {
-      // "detection of vcpu initialization -- need to sync with other vCPUs" (4.12); the window only after a user write (6.7)
-      if (data === 0n) synchronizing = true;
+      // "detection of vcpu initialization -- need to sync with other vCPUs" (4.12): `data == 0 && msr->host_initiated`,
+      // so a guest's write of 0 (up to 5.9) is judged by the window; the window only after a user write (6.7)
+      if (data === 0n && hostInitiated) synchronizing = true;
       else if (sync === 'window' || this.userSetTsc) {
         const tscExp = u64(this.lastTscWrite + this.nsecToCycles(v, elapsed));
         const tscHz = BigInt(v.virtualTscKhz) * 1000n;
@@ -226,7 +230,7 @@ export class Kvm {
       }
       matched = true;
     }
-    this.commitTscSync(v, offset, data, ns, matched, user !== null, t);
+    this.commitTscSync(v, offset, data, ns, matched, user !== null && hostInitiated, t);
   }
 
   /** __kvm_synchronize_tsc: the generation bookkeeping, then kvm_track_tsc_matching. */
@@ -475,7 +479,7 @@ export class Kvm {
     if (msr === 'IA32_TSC') {
       if (hostInitiated) { this.synchronizeTsc(v, u64(value), t); return; }
       const before = v.offset;
-      if (!this.has('0c899c25d754')) this.synchronizeTsc(v, u64(value), t); // ≤5.9: guest writes run the matching too
+      if (!this.has('0c899c25d754')) this.synchronizeTsc(v, u64(value), t, false); // ≤5.9: guest writes run the matching too
       else {
         // 0c899c25d754: the offset moves by the difference; no matching and no KVM_REQ_CLOCK_UPDATE, so the
         // vCPU's page keeps the old tsc_timestamp until its next update
