@@ -33,29 +33,54 @@ async function kernelCheck(out: string[]): Promise<number> {
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+/** A stamp difference as a person reads it: "0", "1 us", "66.322 ms", "2.1 s". */
+const fmtStampDiff = (ns: bigint) => (ns === 0n ? '0' : ns < 1_000_000n ? `${ns / 1000n} us`
+  : ns < 1_000_000_000n ? `${ns / 1_000_000n}.${String((ns / 1000n) % 1000n).padStart(3, '0')} ms`
+    : `${ns / 1_000_000_000n}.${String((ns / 1_000_000n) % 1000n).padStart(3, '0')} s`);
 
-/** Check the kernel, then replay every built-in scenario and each fix: what went wrong, what cured it. */
-async function start(): Promise<number> {
-  const [t, { builtinNames, loadBuiltin }, { runScenario }, { healthy, summarize, HARMFUL }] = await Promise.all([
-    import('../bindings/index.js'), import('../sim/scenarios.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
+/**
+ * Check the kernel, then replay every built-in scenario (or the scenarios named) and each fix: what went wrong, what
+ * each fix cured and what it left. Fails (exit 1, each difference named) when the kernel check fails, a scenario shows
+ * none of its symptoms, or a fix's run differs from what the file says it does (its `cures` and `leaves`).
+ */
+async function start(names: string[] = []): Promise<number> {
+  const [t, { builtinNames }, { loadScenarioArg }, { runScenario }, { judgeFix, judgeSeed, summarize, fixExpectation }, { compareLog }] = await Promise.all([
+    import('../bindings/index.js'), import('../sim/scenarios.js'), import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js'),
+    import('../tools/real-log.js')]);
   const out: string[] = [bold(`tsclab: kernel (${t.simd ? 'SIMD' : 'scalar'} Wasm) checked against real dmesg lines`)];
-  let bad = await kernelCheck(out);
+  const kernelBad = await kernelCheck(out);
+  const problems: string[] = kernelBad ? [`the kernel check: ${kernelBad} differences`] : [];
   out.push('', bold('Seed incidents, replayed from their parameters:'), '');
-  for (const name of builtinNames()) {
-    const s = loadBuiltin(name);
+  for (const name of names.length ? names : builtinNames()) {
+    const s = loadScenarioArg(name);
     const r = runScenario(s);
-    if (healthy(r, s.symptoms)) bad++; // a seed that shows nothing is a broken replay
-    out.push(`  ${bold(name)}`, `    went wrong: ${yellow(summarize(r))}`);
-    const symptoms = new Set(s.symptoms ?? HARMFUL);
+    const seedProblems = judgeSeed(s, r);
+    problems.push(...seedProblems);
+    out.push(`  ${bold(s.name)}`, `    went wrong: ${seedProblems.length ? red(summarize(r)) : yellow(summarize(r))}`);
+    if (s.log?.length) {
+      // the incident's real lines, each with the replay's line of the same form (tools/real-log.ts)
+      out.push(`    the real log, and the replay's line of each form (stamp difference):`);
+      for (const p of compareLog(s.log, r.log)) {
+        const diff = p.stampDiffNs === null ? '' : ` (${p.stampDiffNs >= 0n ? '+' : '-'}${fmtStampDiff(p.stampDiffNs < 0n ? -p.stampDiffNs : p.stampDiffNs)})`;
+        out.push(`      real   ${p.real}`,
+          `      replay ${p.replay === null ? dim('(no line of this form: the model does not print it)') : `${p.same ? green(p.replay) : p.replay}${diff}${p.partial ? dim(' (the line\'s beginning)') : ''}`}`);
+      }
+    }
     for (const f of s.fixes) {
-      const fr = runScenario(loadBuiltin(name, f.name));
-      const left = fr.anomalies.filter((a) => symptoms.has(a.type));
-      out.push(`    fix ${pad(`"${f.name}"`, 30)} ${left.length ? red(`not cured: ${summarize({ ...fr, anomalies: left })}`) : green('cured')}`);
+      const fr = runScenario(loadScenarioArg(name, f.name));
+      const { cures, leaves } = fixExpectation(s, f);
+      const wrong = judgeFix(s, f, fr);
+      problems.push(...wrong.map((w) => `${s.name}: ${w}`));
+      const left = fr.anomalies.filter((a) => leaves.includes(a.type) || cures.includes(a.type));
+      const said = leaves.length === 0 ? 'cured' : cures.length === 0 ? `not cured, as expected: ${summarize({ ...fr, anomalies: left })}`
+        : `cures ${cures.join(', ')}; leaves, as expected: ${summarize({ ...fr, anomalies: left })}`;
+      out.push(`    fix ${pad(`"${f.name}"`, 30)} ${wrong.length ? red(`NOT AS EXPECTED: ${wrong.join('; ')}`) : leaves.length ? yellow(said) : green(said)}`);
     }
   }
   out.push('', dim('Replay one with its log: npx tsclab run <scenario> [--fix <name>]'));
+  if (problems.length) out.push('', red(bold(`${problems.length} ${problems.length === 1 ? 'difference' : 'differences'} from what the scenarios say:`)), ...problems.map((p) => `  ${p}`));
   console.log(out.join('\n'));
-  return bad ? EXIT_ANOMALIES : EXIT_OK;
+  return problems.length ? EXIT_ANOMALIES : EXIT_OK;
 }
 
 async function tour(): Promise<number> {
@@ -154,8 +179,10 @@ export function program(): Command {
     .version(version, '-V, --version', 'print the version of tsclab')
     .option('--debug', 'on an internal error, print its stack trace (also: TSCLAB_DEBUG=1)');
   let code = EXIT_OK;
-  p.command('start').description('check the kernel against real dmesg lines and replay every seed incident with its fixes')
-    .action(async () => { code = await start(); });
+  p.command('start').argument('[scenarios...]', 'scenario files or built-in names to replay instead of every built-in')
+    .description('check the kernel against real dmesg lines and replay every seed incident with its fixes; exit 1 when an ' +
+      'incident no longer replays or a fix does not do what its scenario says (cures, leaves)')
+    .action(async (names: string[]) => { code = await start(names); });
   p.command('tour').description('what the kernel computes for a few real machines').action(async () => { code = await tour(); });
   p.command('list').description('the built-in scenarios, one line each').option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => { await list(o); });

@@ -202,6 +202,11 @@ const Vm = z.strictObject({
   migration: z.enum(['legacy', 'precise', 'precise-scaled']).default('legacy'),
 });
 
+/** The anomaly types a run reports (sim/types.ts AnomalyType). */
+export const ANOMALY_TYPES = ['time-backwards', 'time-jump', 'time-stall', 'tsc-warp', 'tsc-adjust-compensate', 'tsc-unstable',
+  'masterclock-off', 'soft-lockup', 'rcu-stall', 'hung-task', 'hv-page-mismatch'] as const;
+const anomalyType = z.enum(ANOMALY_TYPES);
+
 const at = { at: duration };
 const vcpu = z.number().int().min(0);
 
@@ -335,14 +340,16 @@ export const ScenarioSchema = z.strictObject({
   events: z.array(Event).max(MAX_EVENTS, `at most ${MAX_EVENTS} events (MAX_EVENTS)`).default([]),
   /** The anomaly types that make up the incident (default: every type where time went wrong); a fix cures it
    *  when none of them remain. */
-  symptoms: z.array(z.enum(['time-backwards', 'time-jump', 'time-stall', 'tsc-warp', 'tsc-adjust-compensate', 'tsc-unstable',
-    'masterclock-off', 'soft-lockup', 'rcu-stall', 'hung-task', 'hv-page-mismatch'])).optional(),
+  symptoms: z.array(anomalyType).optional(),
   /** Lines of the incident's real log, verbatim ("[5180237.377019] CPU8 has been hot-added"), to compare with the
    *  replay: `tsclab start` prints each beside the replay's first line of the same form. The simulation never reads
    *  them (they are the answer, not a parameter). */
   log: z.array(z.string().max(1000)).max(200).optional(),
-  /** Named variants that cure the problem: JSON merge patches (RFC 7386) of this file. */
-  fixes: z.array(z.strictObject({ name: z.string().min(1), description: z.string().default(''), patch: z.record(z.string(), z.unknown()) }))
+  /** Named variants that cure the problem (or part of it, or, as a counter-example, not): JSON merge patches
+   *  (RFC 7386) of this file, each with what it is expected to do -- `cures`: the symptoms gone with it, `leaves`:
+   *  those still there (default: it cures every symptom). `npm start` fails when a run says otherwise. */
+  fixes: z.array(z.strictObject({ name: z.string().min(1), description: z.string().default(''), patch: z.record(z.string(), z.unknown()),
+    cures: z.array(anomalyType).optional(), leaves: z.array(anomalyType).optional() }))
     .max(MAX_FIXES, `at most ${MAX_FIXES} fixes`).default([]),
 });
 
@@ -662,6 +669,22 @@ function check(s: Scenario, lim: Limits): Problem[] {
         }
         break;
     }
+  });
+
+  // ---- each fix's expectation: symptoms of this scenario, each in one list at most, together all of them
+  const symptoms = s.symptoms;
+  s.fixes.forEach((f, i) => {
+    if (!f.cures && !f.leaves) return;
+    const cures = f.cures ?? [], leaves = f.leaves ?? [];
+    for (const [key, list] of [['cures', cures], ['leaves', leaves]] as const) {
+      list.forEach((t, j) => {
+        if (symptoms && !symptoms.includes(t)) problem(`fixes[${i}].${key}[${j}]`, `"${t}" is not one of the scenario's symptoms (${symptoms.join(', ')})`);
+        if (list.indexOf(t) !== j) problem(`fixes[${i}].${key}[${j}]`, `"${t}" is listed twice`);
+      });
+    }
+    for (const t of cures) if (leaves.includes(t)) problem(`fixes[${i}]`, `"${t}" is both cured and left`);
+    const missing = (symptoms ?? []).filter((t) => !cures.includes(t) && !leaves.includes(t));
+    if (missing.length) problem(`fixes[${i}]`, `says neither whether it cures nor whether it leaves ${missing.map((t) => `"${t}"`).join(', ')} (each symptom in "cures" or "leaves")`);
   });
 
   // ---- the run's cost: its timeline entries (the guest between them costs nothing: sim/machine.ts)

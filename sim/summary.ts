@@ -1,5 +1,6 @@
 // Plain-text views of a run: the guest's dmesg, and one-line verdicts.
-import type { Anomaly, LogLine, RunResult } from './types.js';
+import type { Anomaly, AnomalyType, LogLine, RunResult } from './types.js';
+import type { Scenario } from './scenario.js';
 import { printkTime, seconds } from './units.js';
 
 /** Anomaly types that mean the guest saw time go wrong (the rest are causes or context). */
@@ -22,4 +23,31 @@ export function summarize(r: RunResult): string {
 export function healthy(r: RunResult, symptoms?: readonly Anomaly['type'][]): boolean {
   const bad = symptoms ? new Set(symptoms) : HARMFUL;
   return !r.anomalies.some((a) => bad.has(a.type));
+}
+
+/** What a fix is expected to do: the symptoms it cures and those it leaves (without `cures`/`leaves`: it cures every
+ *  symptom, or every harmful type when the scenario names none). */
+export function fixExpectation(s: Scenario, fix: Scenario['fixes'][number]): { cures: AnomalyType[]; leaves: AnomalyType[] } {
+  if (!fix.cures && !fix.leaves) return { cures: [...(s.symptoms ?? HARMFUL)], leaves: [] };
+  return { cures: [...(fix.cures ?? [])], leaves: [...(fix.leaves ?? [])] };
+}
+
+/** Anomaly counts by type: "time-stall x9". */
+const counted = (r: RunResult, t: AnomalyType) => {
+  const n = r.anomalies.filter((a) => a.type === t).length;
+  return n > 1 ? `${t} x${n}` : t;
+};
+
+/** Where a fix's run differs from its expectation: a symptom it should cure still seen, one it should leave gone. */
+export function judgeFix(s: Scenario, fix: Scenario['fixes'][number], r: RunResult): string[] {
+  const { cures, leaves } = fixExpectation(s, fix), seen = new Set(r.anomalies.map((a) => a.type));
+  return [
+    ...cures.filter((t) => seen.has(t)).map((t) => `fix "${fix.name}" should cure ${t}, but the run shows ${counted(r, t)}`),
+    ...leaves.filter((t) => !seen.has(t)).map((t) => `fix "${fix.name}" should leave ${t}, but the run shows none (update its "leaves" if the model now cures it)`),
+  ];
+}
+
+/** A seed's own run: it must show at least one of its symptoms, else it no longer reproduces its incident. */
+export function judgeSeed(s: Scenario, r: RunResult): string[] {
+  return healthy(r, s.symptoms) ? [`${s.name} shows none of its symptoms (${(s.symptoms ?? [...HARMFUL]).join(', ')}): the incident no longer replays`] : [];
 }

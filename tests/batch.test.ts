@@ -80,12 +80,17 @@ test('output shorter than input, wrong types', () => {
   assert.throws(() => simd.pvclockReadBatch({ ...info, flags: 'NP' as never }, new BigUint64Array(1), new BigUint64Array(1)), /pvclockReadBatch: info\.flags must be a number/);
 });
 
-test('perf short-counter batch widens every sample like the scalar form', () => {
+test('perf short-counter batch widens every sample as perf_event_mmap_page says (the BigInt oracle), and one by hand', () => {
   const p = { timeZero: 10n, timeMult: 858993459, timeShift: 31, timeCycles: 0xabc_0000_0000n, timeMask: 0xffff_ffffn };
   const tsc = lcg(100, 9n);
+  tsc[0] = 7n; // a 32-bit counter value: widened to time_cycles + ((7 - time_cycles) & mask) = 0xabc_0000_0007
   const out = new BigUint64Array(100);
   simd.perfTscToNsBatch(tsc, out, p);
-  assert.equal([...out], [...tsc].map((x) => simd.perfTscToNs(x, p)));
+  // include/uapi/linux/perf_event.h: cyc = time_cycles + ((cyc - time_cycles) & time_mask); quot = cyc >> time_shift,
+  // rem = cyc & ((1 << time_shift) - 1); ns = time_zero + quot * time_mult + ((rem * time_mult) >> time_shift)
+  assert.equal([...out], [...tsc].map((x) => o.perfTscToNs(x, { ...p, timeMult: BigInt(p.timeMult) })));
+  const cyc = 0xabc_0000_0007n;
+  assert.is(out[0], 10n + (cyc >> 31n) * 858993459n + (((cyc & 0x7fff_ffffn) * 858993459n) >> 31n));
 });
 
 test('allocation: a buffer of more than 2^27-1 samples, or one memory cannot grow to hold, is a RangeError naming the size', () => {

@@ -11,6 +11,7 @@ import { report, UsageError } from '../cli/output.js';
 import { ScenarioError } from '../sim/scenario.js';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
+const scenarios = fileURLToPath(new URL('../scenarios', import.meta.url));
 const tsclab = (...args: string[]) => {
   const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', TSCLAB_DEBUG: '' } });
   return { code: r.status, out: r.stdout, err: r.stderr };
@@ -97,14 +98,65 @@ test('a YAML scenario file runs like its JSON twin; progress stays off when stde
   assert.match(tsclab('run', f).err, /not valid YAML/);
 });
 
-test('list names the built-ins; start replays them all', () => {
+test('list names the built-ins; start replays them all, each fix as its scenario says (cures, leaves)', () => {
   const names = tsclab('list', '--json');
-  assert.equal(JSON.parse(names.out).map((r: { name: string }) => r.name),
-    ['seed-000-tsc-adjust-hotplug', 'seed-001-xen-nonstop-tsc', 'seed-002-guest-tsc-write', 'seed-002-precise-migration', 'seed-003-unify-tsc-logic', 'seed-004-ksm-numad']);
+  const builtins = ['seed-000-tsc-adjust-hotplug', 'seed-001-xen-nonstop-tsc', 'seed-002-guest-tsc-write', 'seed-002-precise-migration', 'seed-003-unify-tsc-logic', 'seed-004-ksm-numad'];
+  assert.equal(JSON.parse(names.out).map((r: { name: string }) => r.name), builtins);
   const s = tsclab('start');
-  assert.is(s.code, 0);
+  assert.is(s.code, 0, s.out);
+  assert.not.match(s.out, /NOT AS EXPECTED|differences? from what/);
+  // every seed, and every fix of it, has its line
+  for (const n of builtins) {
+    assert.match(s.out, new RegExp(`\\n  ${n}\\n\\s+went wrong: \\S`), n);
+    for (const f of (JSON.parse(readFileSync(join(scenarios, `${n}.json`), 'utf8')).fixes as { name: string }[])) {
+      assert.match(s.out, new RegExp(`fix "${f.name.replace(/[()+.=]/g, '\\$&')}"\\s+(cured|cures )`), `${n}: ${f.name}`);
+    }
+  }
   assert.match(s.out, /seed-000-tsc-adjust-hotplug\n\s+went wrong: .*rcu-stall x2/, "the log's two RCU reports");
   assert.match(s.out, /fix "modern KVM"\s+cured/);
+  assert.match(s.out, /fix "tsc=reliable"\s+cures time-jump, rcu-stall; leaves, as expected: time-stall x\d+, soft-lockup/, 'a partial fix');
+  assert.match(s.out, /fix "precise \(ignoring scaling\)"\s+cures time-stall; leaves, as expected: time-backwards/, 'the counter-example');
+});
+
+test('start fails (exit 1), naming each difference, when a fix does not do what its scenario says or a seed no longer replays', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsclab-start-'));
+  const seed = (name: string) => JSON.parse(readFileSync(join(scenarios, `${name}.json`), 'utf8'));
+  // a partial fix claimed to cure everything: seed 000's tsc=reliable still stands still 134 s and reports CPU 8
+  const s0 = seed('seed-000-tsc-adjust-hotplug');
+  const reliable = s0.fixes.find((f: { name: string }) => f.name === 'tsc=reliable');
+  reliable.cures = s0.symptoms;
+  delete reliable.leaves;
+  s0.fixes = [reliable];
+  writeFileSync(join(dir, 'cures-all.json'), JSON.stringify(s0));
+  // the counter-example claimed to cure: precise (ignoring scaling) still steps the TSC back
+  const s2 = seed('seed-002-precise-migration');
+  s2.fixes = s2.fixes.filter((f: { name: string }) => f.name === 'precise (ignoring scaling)').map((f: object) => ({ ...f, cures: s2.symptoms, leaves: undefined }));
+  writeFileSync(join(dir, 'counter.json'), JSON.stringify(s2));
+  // a fix said to leave what it cures: seed 003's catch-up
+  const s3 = seed('seed-003-unify-tsc-logic');
+  s3.fixes[0] = { ...s3.fixes[0], cures: [], leaves: ['time-stall'] };
+  writeFileSync(join(dir, 'leaves.json'), JSON.stringify(s3));
+  // a seed whose symptoms it does not show: seed 004 named for a hung task it never has
+  const s4 = seed('seed-004-ksm-numad');
+  s4.symptoms = ['hung-task'];
+  s4.fixes = [];
+  writeFileSync(join(dir, 'gone.json'), JSON.stringify(s4));
+  const r = tsclab('start', ...['cures-all', 'counter', 'leaves', 'gone'].map((f) => join(dir, `${f}.json`)));
+  assert.is(r.code, 1, r.out);
+  assert.match(r.out, /fix "tsc=reliable"\s+NOT AS EXPECTED: fix "tsc=reliable" should cure time-stall, but the run shows time-stall x\d+; fix "tsc=reliable" should cure soft-lockup, but the run shows soft-lockup/);
+  assert.match(r.out, /should cure time-backwards, but the run shows time-backwards/);
+  assert.match(r.out, /fix "catch-up" should leave time-stall, but the run shows none/);
+  assert.match(r.out, /seed-004-ksm-numad shows none of its symptoms \(hung-task\): the incident no longer replays/);
+  assert.match(r.out, /\n5 differences from what the scenarios say:\n/);
+  // the unchanged files pass, named by path as well as by built-in name
+  assert.is(tsclab('start', join(scenarios, 'seed-003-unify-tsc-logic.json'), 'seed-004-ksm-numad').code, 0);
+  // an expectation that is not one of the symptoms, or forgets one, is bad input (exit 2, naming the field)
+  s3.fixes[0] = { ...s3.fixes[0], cures: ['time-jump'], leaves: undefined };
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify(s3));
+  const bad = tsclab('start', join(dir, 'bad.json'));
+  assert.is(bad.code, 2);
+  assert.match(bad.err, /fixes\[0\]\.cures\[0\]: "time-jump" is not one of the scenario's symptoms \(time-stall\)/);
+  assert.match(bad.err, /fixes\[0\]: says neither whether it cures nor whether it leaves "time-stall"/);
 });
 
 /** What report() writes and returns for an error, with TSCLAB_DEBUG as given. */

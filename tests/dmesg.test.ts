@@ -1,6 +1,8 @@
 // tsclab dmesg on a boot log: the clocksource lines are ones real kernels
 // printed; the watchdog block's figures are computed here with the BigInt
-// oracle (not the Wasm kernel the analyser uses).
+// oracle (not the Wasm kernel the analyser uses). The TSC ADJUST lines are
+// seed 000's real log (tests/fixtures/seed-000-dmesg.txt), not tsclab's output.
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { kernel } from '../bindings/index.js';
@@ -29,8 +31,6 @@ const log = `
 [    1.234567] clocksource: tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54918, max_idle_ns: 440795222839 ns
 [    1.300000] clocksource tsc: mask: 0xffffffffffffffff max_cycles: 0x256bff54919, max_idle_ns: 440795222839 ns
 [    1.400000] some driver: unrelated line 0x1234
-[ 5180237.260313] smpboot: Booting Node 0 Processor 2 APIC 0x2
-[10360474.550626] TSC ADJUST compensate: CPU2 observed 13266090348023583 warp. Adjust: 13266090348023583
 [10360480.000000] clocksource: timekeeping watchdog on CPU1: Marking clocksource 'tsc' as unstable because the skew is too large:
 [10360480.000000] clocksource:                       'hpet' wd_nsec: ${wdNsec} wd_now: ${hex(wdNow)} wd_last: ${hex(wdLast)} mask: ffffffff
 [10360480.000000] clocksource:                       'tsc' cs_nsec: ${csNsec} cs_now: ${hex(csNow)} cs_last: ${hex(csLast)} mask: ffffffffffffffff
@@ -58,17 +58,52 @@ test('sched_clock: Marking stable (a, b)->(c, d) checks a + b - c = d', () => {
   assert.is(bad.expected, '0');
 });
 
-test('TSC ADJUST compensate: the warp in seconds at the log\'s TSC rate, related to the timestamp jump', () => {
-  const f = at(16)[0];
-  // 13266090348023583 cycles at 2596142 kHz
-  const secs = (13_266_090_348_023_583n * 1_000_000n) / 2_596_142n / 1_000_000_000n;
-  assert.ok(f.text.includes(`= ${secs}.`), f.text);
-  assert.match(f.text, /the timestamps leapt by the warp/);
+// seed 000's ring buffer as the seed document quotes it: no "tsc: Detected" line, so no rate is known
+const seed0 = readFileSync(new URL('./fixtures/seed-000-dmesg.txt', import.meta.url), 'utf8');
+const WARP = 13_266_090_348_023_396n;
+// the stamps around "[5180103.272764] TSC ADJUST compensate": the line is printed before the WRMSR
+// (arch/x86/kernel/tsc_sync.c: pr_warn, then wrmsrl(MSR_IA32_TSC_ADJUST)), so the leap shows on the next line
+const LEAP_NS = (11_224_312_559_644n - 5_180_103_272_764n) * 1000n; // 6044209.28688 s
+
+test('seed 000\'s real log: the TSC ADJUST line is read, the leap found on the next stamped line, the implied rate ~2195 MHz', () => {
+  const r0 = analyzeDmesg(seed0, kernel);
+  const adj = r0.findings.filter((f) => f.kind === 'tsc-adjust');
+  assert.is(adj.length, 1);
+  const f = adj[0];
+  assert.is(f.line, 7, 'the fixture\'s 7th line');
+  assert.is(f.stamp, 5_180_103_272_764_000n);
+  assert.ok(f.text.startsWith(`CPU8 was ${WARP} cycles behind; TSC_ADJUST set to ${WARP}`), f.text);
+  assert.ok(f.text.includes('this line\'s timestamp is 0.022 s after the previous one'), f.text); // 5180103.272764 - 5180103.249992
+  assert.ok(f.text.includes('the next line\'s 6044209.286 s after it'), f.text);
+  // warp cycles / leap ns = cycles per ns; x 10^6 = kHz: 2194842.98 -> 2194842 (the ~2195 MHz the log's figures imply)
+  const khz = (WARP * 1_000_000n) / LEAP_NS;
+  assert.is(khz, 2_194_842n);
+  assert.ok(f.text.includes(`the timestamps leapt by the warp at ${khz} kHz (the rate at which the warp is the leap; the log states none)`), f.text);
   assert.is(f.scenario, 'seed-000-tsc-adjust-hotplug');
 });
 
+test('seed 000\'s log with a stated rate (constructed: a "tsc: Detected" line prepended): the warp in seconds at that rate, the leap matched', () => {
+  const withRate = analyzeDmesg(`[    0.000000] tsc: Detected 2194.843 MHz processor\n${seed0}`, kernel);
+  const f = withRate.findings.find((x) => x.kind === 'tsc-adjust')!;
+  const secs = (WARP * 1_000_000n) / 2_194_843n / 1_000_000_000n; // 6044206 s at 2194843 kHz
+  assert.ok(f.text.includes(`= ${secs}.`) && f.text.includes('at 2194843 kHz'), f.text);
+  assert.match(f.text, /: the timestamps leapt by the warp -- the new CPU's TSC/);
+  // a rate at which the warp is 4x the leap: no "leapt by the warp", only the size note
+  const slow = analyzeDmesg(`[    0.000000] tsc: Detected 548.710 MHz processor\n${seed0}`, kernel).findings.find((x) => x.kind === 'tsc-adjust')!;
+  assert.not.match(slow.text, /leapt/);
+  assert.match(slow.text, /\. A warp of this size is a new CPU whose TSC started near 0/);
+});
+
+test('seed 000\'s TSC ADJUST line with no leap around it (constructed: the next line 0.1 s later): nothing claimed: no leap, no rate, no size verdict', () => {
+  const lines = seed0.split('\n');
+  const quiet = lines.map((l) => l.replace(/^\[11224312\.559644\]/, '[5180103.372764]')).join('\n');
+  const f = analyzeDmesg(quiet, kernel).findings.find((x) => x.kind === 'tsc-adjust')!;
+  assert.is(f.text, `CPU8 was ${WARP} cycles behind; TSC_ADJUST set to ${WARP}; this line's timestamp is 0.022 s after the previous one`,
+    'without a rate or a leap the cycles cannot be turned into time: the analyser says only what the line says');
+});
+
 test('the watchdog block: cs_nsec and wd_nsec recompute; skew against the margins', () => {
-  const f = at(17)[0];
+  const f = at(15)[0];
   assert.is(f.verdict, 'match', f.text);
   const skew = csNsec - wdNsec;
   assert.ok(f.text.includes(`skew ${skew} ns against a margin of ${BigInt(tscReg.uncertaintyMargin + hpetReg.uncertaintyMargin)} ns`), f.text);
@@ -77,7 +112,7 @@ test('the watchdog block: cs_nsec and wd_nsec recompute; skew against the margin
 });
 
 test('a malformed number on a recognised line is reported, not thrown; other lines are skipped', () => {
-  assert.is(at(20)[0].verdict, 'malformed');
+  assert.is(at(18)[0].verdict, 'malformed');
   assert.is(at(14).length, 0);
   assert.is(r.summary.malformed, 1);
   assert.not.throws(() => analyzeDmesg('\u0000garbage\n[abc] clocksource: x: mask: 0xq max_cycles: 0x1, max_idle_ns: 1 ns\n', kernel));

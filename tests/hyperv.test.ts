@@ -17,12 +17,26 @@ const hv = (r: ReturnType<typeof runScenario>) => r.anomalies.filter((a) => a.cl
 const migrate = (procedure: string) => [{ at: '5s', do: 'migrate', to: 'b', downtime: '100ms', procedure }];
 
 test('the page is valid under the masterclock and brackets the reference counter; monotonic on every vCPU', () => {
-  const r = runScenario(world({}, []));
+  const m = new Machine(world({}, []));
+  const r = m.run();
   assert.is(r.measurements['hv.tscSequence'], 1n);
   assert.equal(hv(r), []);
-  // the page the kernel formula gives for a 2.5 GHz pvclock at the origin: scale = (2^31 * 0xcccccccc) / 100
-  assert.equal(o.hvTscPageParams({ tscTimestamp: 0n, systemTime: 0n, tscToSystemMul: 0xccccccccn, tscShift: -1, flags: 1 }),
-    { scale: ((1n << 31n) * 0xccccccccn) / 100n, offset: 0n });
+  // the page KVM wrote is kvm_hv_setup_tsc_page's (the BigInt oracle) of vCPU 0's pvclock page:
+  // scale = mul_u64_u32_div(1 << (32 + tsc_shift), tsc_to_system_mul, 100), offset = system_time / 100 - tsc_timestamp x scale >> 64
+  const p0 = m.kvm.vcpus[0].page, page = m.kvm.hvTscPage;
+  const want = o.hvTscPageParams({ ...p0, tscToSystemMul: BigInt(p0.tscToSystemMul) })!;
+  assert.equal({ scale: page.scale, offset: page.offset }, want);
+  // a 2.5 GHz pvclock (mul 0xcccccccc, shift -1) gives scale 2^31 x 0xcccccccc / 100
+  assert.equal([p0.tscToSystemMul, p0.tscShift], [0xcccccccc, -1]);
+  assert.is(page.scale, ((1n << 31n) * 0xccccccccn) / 100n);
+  // read at every vCPU's TSC now, the page is the reference counter (kvmclock / 100) within one 100 ns unit
+  for (const v of m.kvm.vcpus) {
+    const tsc = m.kvm.readTsc(v, m.t);
+    const ref = o.pvclockReadCycles({ ...v.page, tscToSystemMul: BigInt(v.page.tscToSystemMul) }, tsc) / 100n;
+    const read = o.hvReadTscPage(page.scale, page.offset, tsc);
+    assert.ok(read <= ref && ref - read <= 1n, `vCPU ${v.id}: page ${read}, counter ${ref}`);
+  }
+  assert.ok(m.t === 12_000_000_000n && o.hvReadTscPage(page.scale, page.offset, m.kvm.readTsc(m.kvm.vcpus[0], m.t)) >= 119_999_999n, '12 s in 100 ns units');
 });
 
 test('no masterclock (host on hpet): no STABLE, sequence 0, the guest reads the reference counter', () => {

@@ -101,8 +101,11 @@ test('perf_event_mmap_page conversion', () => {
   const ns = t.perfTscToNs(2_500_000_000n, p);
   assert.is(ns, 1000n + (2_500_000_000n >> 31n) * 858993459n + (((2_500_000_000n & ((1n << 31n) - 1n)) * 858993459n) >> 31n));
   // cap_user_time_short: a 32-bit counter value is widened against time_cycles first
+  // time_cycles + ((5 - time_cycles) & time_mask) = 0x1_0000_0005: quot 2, rem 5; 5 x 858993459 >> 31 = 1
   const short = { ...p, timeCycles: 0x1_0000_0000n, timeMask: 0xffff_ffffn };
-  assert.is(t.perfTscToNs(5n, short), t.perfTscToNs(0x1_0000_0005n, p));
+  assert.is(t.perfTscToNs(5n, short), 1000n + 2n * 858993459n + 1n);
+  assert.is(t.perfTscToNs(0xffff_ffffn, { ...short, timeCycles: 0x2_0000_0001n }), 1000n + 5n * 858993459n + ((0x7fff_ffffn * 858993459n) >> 31n),
+    'a value below time_cycles\' low half is the next wrap: 0x2_ffff_ffff');
 });
 
 test.run();

@@ -189,11 +189,27 @@ export function analyzeDmesg(text: string, k: Kernel): DmesgReport {
       const khz = refinedKhz ?? tscKhz;
       const secs = khz ? nsOf(warp, khz) : null; // ns
       const jump = stamp !== undefined && prevStamp !== undefined ? stamp - prevStamp : null;
-      const big = secs !== null && (secs < 0n ? -secs : secs) > 1_000_000_000n;
+      // the line is printed before the WRMSR (tsc_sync.c: pr_warn, then wrmsrl): a leap shows on the next stamped line
+      const nextStamp = (() => {
+        for (let j = idx + 1; j < lines.length; j++) {
+          const n = STAMP.exec(lines[j].slice(0, MAX_DMESG_LINE));
+          if (n) return BigInt(n[1]) * 1_000_000_000n + BigInt(n[2]) * 1000n;
+        }
+        return null;
+      })();
+      const after = stamp !== undefined && nextStamp !== null ? nextStamp - stamp : null;
+      const leap = [jump, after].reduce<bigint | null>((a, b) => (b !== null && b > 1_000_000_000n && (a === null || b > a) ? b : a), null);
+      // no rate in the log: the rate at which the warp is the leap, when it is a TSC's (100 MHz .. 10 GHz)
+      const implied = khz === undefined && leap !== null && warp > 0n ? (warp * 1_000_000n) / leap : null;
+      const big = (secs !== null && (secs < 0n ? -secs : secs) > 1_000_000_000n) || (implied !== null && implied >= 100_000n && implied <= 10_000_000n);
       let text = `CPU${m[1]} was ${warp} cycles behind${secs !== null ? ` = ${fmtNs(secs)} at ${khz} kHz` : ''}; TSC_ADJUST set to ${adjust}`;
       if (jump !== null) text += `; this line's timestamp is ${fmtNs(jump)} after the previous one`;
-      if (big && jump !== null && secs !== null && jump > secs / 2n && jump < secs * 2n) {
-        text += ': the timestamps leapt by the warp -- the new CPU\'s TSC started near 0 and its clock followed the TSC_ADJUST write (a vCPU hot-added after migration, on a KVM that did not sync its TSC)';
+      if (after !== null && after > 1_000_000_000n) text += `, the next line's ${fmtNs(after)} after it`;
+      const why = ' -- the new CPU\'s TSC started near 0 and its clock followed the TSC_ADJUST write (a vCPU hot-added after migration, on a KVM that did not sync its TSC)';
+      if (big && leap !== null && secs !== null && leap > secs / 2n && leap < secs * 2n) {
+        text += `: the timestamps leapt by the warp${why}`;
+      } else if (big && implied !== null) {
+        text += `: the timestamps leapt by the warp at ${implied} kHz (the rate at which the warp is the leap; the log states none)${why}`;
       } else if (big) {
         text += '. A warp of this size is a new CPU whose TSC started near 0 (a vCPU hot-added on a KVM that did not sync its TSC)';
       }
