@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The tsclab command: start (what `npm start` runs), run, list, calc, tour, fuzz, worker, campaign, report, dmesg.
+// The tsclab command: start (what `npm start` runs), run, list, calc, tour, fuzz, worker, campaign, report, dmesg, convert.
 // Only commander and the command factories are loaded up front; each command
 // imports what it needs (the simulation, yaml, cli-progress, node:fs) inside its
 // action, so `tsclab --version` or `tsclab calc` never load the rest.
@@ -12,6 +12,7 @@ import { Command, CommanderError } from 'commander';
 import { calcCommand } from './calc.js';
 import { fuzzCommand } from './fuzz.js';
 import { campaignCommand, workerCommand } from './queue.js';
+import { convertCommand } from './convert-command.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
 import type { Scenario } from '../sim/scenario.js';
 import type { Machine } from '../sim/machine.js';
@@ -83,14 +84,18 @@ async function runWithProgress(s: Scenario, m: Machine) {
   try { return m.run(); } finally { bar.stop(); }
 }
 
-async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean }): Promise<number> {
+async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean }): Promise<number> {
   const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }] = await Promise.all([
     import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
   const s = loadScenarioArg(arg, o.fix);
-  const r = await runWithProgress(s, new Machine(s));
+  const m = new Machine(s);
+  if (o.tracepoints) m.enableTracepoints();
+  const r = await runWithProgress(s, m);
   if (o.json) {
-    console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats }));
+    console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats,
+      ...(r.steps ? { steps: r.steps } : {}), ...(r.tracepoints ? { tracepoints: r.tracepoints } : {}) }));
   } else {
+    if (r.tracepoints) console.log(`${r.tracepoints.join('\n')}\n`);
     console.log(renderLog(r.log).join('\n'));
     console.log(`\n${bold(`${r.anomalies.length} anomalies`)}: ${r.anomalies.length ? yellow(summarize(r)) : green('none')}`);
     for (const a of r.anomalies) {
@@ -158,11 +163,13 @@ export function program(): Command {
   p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name').description('replay a scenario: the guest log and the anomalies')
     .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements}')
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
+    .option('--tracepoints', 'KVM\'s clock tracepoints as trace-cmd report prints them (first; in --json: "tracepoints")')
     .action(async (arg: string, o) => { code = await run(arg, o); });
   p.addCommand(calcCommand());
   p.addCommand(fuzzCommand((c) => { code = c; }));
   p.addCommand(workerCommand((c) => { code = c; }));
   p.addCommand(campaignCommand((c) => { code = c; }));
+  p.addCommand(convertCommand((c) => { code = c; }));
   p.command('report').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
     .description('a self-contained HTML page: each vCPU\'s clocks minus real time, events and anomalies marked')
     .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')
