@@ -35,9 +35,13 @@ import { perfTscToNs, perfWidenShort } from "./perf";
 // @ts-ignore: decorator
 @inline function mulShr64x2(p00: v128, p01: v128, p10: v128, p11: v128, shift: i32): v128 {
   const m32 = i64x2.splat(<i64>M32);
-  const mid = i64x2.add(i64x2.add(i64x2.shr_u(p00, 32), v128.and(p01, m32)), v128.and(p10, m32));
-  const lo = v128.or(i64x2.shl(mid, 32), v128.and(p00, m32));
-  const hi = i64x2.add(i64x2.add(p11, i64x2.shr_u(p01, 32)), i64x2.add(i64x2.shr_u(p10, 32), i64x2.shr_u(mid, 32)));
+  // the schoolbook carries without overflow: t = p10 + (p00 >> 32) < 2^64, w = (t & M32) + p01 < 2^64
+  const t = i64x2.add(p10, i64x2.shr_u(p00, 32));
+  const w = i64x2.add(v128.and(t, m32), p01);
+  const hi = i64x2.add(i64x2.add(p11, i64x2.shr_u(t, 32)), i64x2.shr_u(w, 32));
+  // bits [shift, shift + 64) of the product: from 32 on, the low word's part is w's low half alone
+  if (shift >= 32) return v128.or(i64x2.shr_u(v128.and(w, m32), shift - 32), i64x2.shl(hi, 64 - shift));
+  const lo = v128.or(i64x2.shl(w, 32), v128.and(p00, m32));
   return v128.or(i64x2.shr_u(lo, shift), i64x2.shl(hi, 64 - shift));
 }
 
@@ -113,6 +117,19 @@ export function pvclockReadBatch(tsc: usize, out: usize, n: u32,
   return i64x2.add(ll, i32x4.mul(x, m0m));
 }
 
+/** The SIMD steps of kvmScaleTscBatch (4 samples each): returns where the scalar tail starts. */
+// @ts-ignore: decorator
+@inline function scaleLoop(tsc: usize, out: usize, n: u32, ratio: u64, shift: i32, offset: u64): u32 {
+  const b0 = i32x4.splat(<i32>(ratio & M32)), b1 = i32x4.splat(<i32>(ratio >> 32));
+  const add = i64x2.splat(<i64>offset);
+  let i: u32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = <usize>i << 3;
+    mulU64U64Shrx4(tsc + p, out + p, b0, b1, shift, add);
+  }
+  return i;
+}
+
 /** out[i] = kvm_scale_tsc(tsc[i], ratio) + offset: the L1 guest TSC at host TSC tsc[i]. */
 export function kvmScaleTscBatch(tsc: usize, out: usize, n: u32, ratio: u64, fracBits: u32, offset: u64): void {
   let i: u32 = 0;
@@ -121,14 +138,11 @@ export function kvmScaleTscBatch(tsc: usize, out: usize, n: u32, ratio: u64, fra
     return;
   }
   if (ASC_FEATURE_SIMD) {
-    if (fracBits > 0 && fracBits < 64) {
-      const b0 = i32x4.splat(<i32>(ratio & M32)), b1 = i32x4.splat(<i32>(ratio >> 32));
-      const add = i64x2.splat(<i64>offset);
-      for (; i + 4 <= n; i += 4) {
-        const p = <usize>i << 3;
-        mulU64U64Shrx4(tsc + p, out + p, b0, b1, <i32>fracBits, add);
-      }
-    }
+    // the two ratio formats hardware has, VMX's 48 fraction bits and SVM's 32, each with its shift a constant (V8
+    // would otherwise rebuild the variable vector shift's count every step); any other width variable
+    if (fracBits == 48) i = scaleLoop(tsc, out, n, ratio, 48, offset);
+    else if (fracBits == 32) i = scaleLoop(tsc, out, n, ratio, 32, offset);
+    else if (fracBits > 0 && fracBits < 64) i = scaleLoop(tsc, out, n, ratio, <i32>fracBits, offset);
   }
   for (; i < n; i++) {
     const p = <usize>i << 3;
@@ -169,7 +183,17 @@ export function perfTscToNsBatch(cyc: usize, out: usize, n: u32, timeZero: u64, 
                                  short: bool, timeCycles: u64, timeMask: u64): void {
   let i: u32 = 0;
   if (ASC_FEATURE_SIMD) {
-    if (!short) {
+    if (!short && timeShift == 32) {
+      // x86's own case: cyc2ns_shift is the largest shift <= 32 whose mult fits 32 bits (clocks_calc_mult_shift from
+      // 32 down), so 32 for every TSC above 1 GHz. Then quot is the high half and rem the low half: pvclock's form,
+      // time_zero + hi * mult + ((lo * mult) >> 32), two widening multiplies a pair of samples and no variable shift
+      const z = i64x2.splat(<i64>timeZero), m = i32x4.splat(<i32>timeMult);
+      for (; i + 4 <= n; i += 4) {
+        const p = <usize>i << 3;
+        const c0 = v128.load(cyc + p), c1 = v128.load(cyc + p, 16);
+        mulShr32x4(lanesLo(c0, c1), lanesHi(c0, c1), m, z, out + p);
+      }
+    } else if (!short && timeShift < 32) {
       // quot * mult and rem * mult, each wrapping mod 2^64 as the kernel's u64 does: the widening form, 4 a step
       const z = i64x2.splat(<i64>timeZero), m = i32x4.splat(<i32>timeMult), m0m = i32x4(0, <i32>timeMult, 0, <i32>timeMult);
       const s = <i32>timeShift;
@@ -180,10 +204,11 @@ export function perfTscToNsBatch(cyc: usize, out: usize, n: u32, timeZero: u64, 
         const q0 = i64x2.shr_u(c0, s), q1 = i64x2.shr_u(c1, s);
         const r0 = v128.and(c0, remMask), r1 = v128.and(c1, remMask);
         const qlo = lanesLo(q0, q1), rlo = lanesLo(r0, r1);
+        // rem < 2^time_shift < 2^32: its product is the low halves' widening one, nothing to wrap
         v128.store(out + p, i64x2.add(i64x2.add(z, mulU64U32Wrapx2(q0, qlo, false, m, m0m)),
-          i64x2.shr_u(mulU64U32Wrapx2(r0, rlo, false, m, m0m), s)));
+          i64x2.shr_u(i64x2.extmul_low_i32x4_u(rlo, m), s)));
         v128.store(out + p, i64x2.add(i64x2.add(z, mulU64U32Wrapx2(q1, qlo, true, m, m0m)),
-          i64x2.shr_u(mulU64U32Wrapx2(r1, rlo, true, m, m0m), s)), 16);
+          i64x2.shr_u(i64x2.extmul_high_i32x4_u(rlo, m), s)), 16);
       }
     }
   }

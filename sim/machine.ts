@@ -144,6 +144,10 @@ export class Machine implements GuestPort, VmmPort {
     const p = this.guest.now().points[0];
     return { kvmclock: p?.kvmclock ?? 0n, monotonic: p?.monotonic ?? 0n };
   }
+  guestXenSuspend(): void {
+    this.syncAll();
+    this.guest.xenSuspend();
+  }
   guestXenResume(before: { kvmclock: bigint; monotonic: bigint }): void {
     this.drainKvm();
     this.syncAll();

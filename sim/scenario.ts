@@ -145,7 +145,7 @@ const Guest = z.strictObject({
   /** Force sched_clock unstable (the kernel-side fix for seed 001); default: what the CPU flags imply. */
   schedClockStable: z.boolean().optional(),
   /** The guest's printk/RCU wording generation. */
-  logStyle: z.enum(['3.x', '4.x', '6.x']).default('6.x'),
+  logStyle: z.enum(['2.6', '3.x', '4.x', '6.x']).default('6.x'),
   /** The clocksource watchdog's form: 'per-cpu' (to 2025), 'boot-cpu' (the 2026 rewrite, 763aacf86f); default:
    *  what `kernel` implies (the rewrite from 7.1). */
   clocksourceWatchdog: z.enum(['per-cpu', 'boot-cpu']).optional(),
@@ -257,6 +257,10 @@ export const ScenarioSchema = z.strictObject({
   /** The anomaly types that make up the incident (default: every type where time went wrong); a fix cures it
    *  when none of them remain. */
   symptoms: z.array(anomalyType).optional(),
+  /** Lines of the incident's real log, verbatim ("[5180237.377019] CPU8 has been hot-added"), to compare with the
+   *  replay: `tsclab start` prints each beside the replay's first line of the same form. The simulation never reads
+   *  them (they are the answer, not a parameter). */
+  log: z.array(z.string().max(1000)).max(200).optional(),
   /** Named variants that cure the problem (or part of it, or, as a counter-example, not): JSON merge patches
    *  (RFC 7386) of this file, each with what it is expected to do -- `cures`: the symptoms gone with it, `leaves`:
    *  those still there (default: it cures every symptom). `npm start` fails when a run says otherwise. */

@@ -10,9 +10,9 @@ import { parseScenario } from '../sim/scenario.js';
 import { Machine, runScenario } from '../sim/machine.js';
 import * as o from '../oracle/index.js';
 
-const world = (guest: object, events: object[], hostA: object = {}) => parseScenario({ name: 'hv', until: '12s', observe: { period: '10ms' },
+const world = (guest: object, events: object[], hostA: object = {}, kvm: object = {}) => parseScenario({ name: 'hv', until: '12s', observe: { period: '10ms' },
   hosts: [{ name: 'a', tscKhz: 2_500_000, ...hostA }, { name: 'b', tscKhz: 2_500_000 }],
-  vm: { host: 'a', vcpus: 2, guest: { hypervClock: true, ...guest } }, events });
+  vm: { host: 'a', vcpus: 2, kvm, guest: { hypervClock: true, ...guest } }, events });
 const hv = (r: ReturnType<typeof runScenario>) => r.anomalies.filter((a) => a.clock === 'hv-reference');
 const migrate = (procedure: string) => [{ at: '5s', do: 'migrate', to: 'b', downtime: '100ms', procedure }];
 
@@ -45,18 +45,48 @@ test('no masterclock (host on hpet): no STABLE, sequence 0, the guest reads the 
   assert.equal(hv(r), []);
 });
 
-test('re-enlightenment leaves the page unchanged across KVM_SET_CLOCK: after legacy migration it runs the restore window ahead', () => {
+test('re-enlightenment leaves the page unchanged across KVM_SET_CLOCK: the reference counter follows the kept page, kvmclock does not', () => {
   const plain = runScenario(world({}, migrate('legacy')));
   assert.equal(hv(plain), [], 'without re-enlightenment KVM recomputes the page');
   assert.is(plain.measurements['hv.tscSequence'], 2n);
-  const r = runScenario(world({ hvReenlightenment: true }, migrate('legacy')));
+  const m = new Machine(world({ hvReenlightenment: true }, migrate('legacy')));
+  const r = m.run();
   assert.is(r.measurements['hv.tscSequence'], 1n, 'the page kept its sequence');
-  const m = hv(r).filter((a) => a.type === 'hv-page-mismatch');
-  assert.equal(m.map((a) => a.vcpu), [0, 1]);
+  // hyperv.c get_time_ref_counter: while the page is valid, TIME_REF_COUNT is the page's formula on vCPU 0's TSC, so
+  // the MSR and the page agree (hyperv_clock's check_tsc_msr_tsc_page): no mismatch
+  assert.equal(hv(r), []);
+  // ... but the kept page is no longer kvmclock / 100: the legacy restore put the TSC (by value) the restore window
+  // ahead of kvmclock (KVM_SET_CLOCK at cont), and the page, made for the old kvmclock, follows the TSC
   const window = parseScenario({ name: 'w', until: '1s', hosts: [{ name: 'h', tscKhz: 1_000_000 }], vm: { host: 'h', vcpus: 1 } }).vm.vmm.restoreWindow;
-  for (const a of m) assert.is(a.size, window / 100n, 'the restore window (vm.vmm.restoreWindow), in 100 ns units');
+  const page = m.kvm.hvTscPage;
+  for (const v of m.kvm.vcpus) {
+    const tsc = m.kvm.readTsc(v, m.t);
+    const kvmclock = o.pvclockReadCycles({ ...v.page, tscToSystemMul: BigInt(v.page.tscToSystemMul) }, tsc) / 100n;
+    const ahead = o.hvReadTscPage(page.scale, page.offset, tsc) - kvmclock;
+    assert.ok(ahead >= window / 100n - 1n && ahead <= window / 100n + 1n, `vCPU ${v.id}: the page ${ahead} units ahead of kvmclock / 100, the restore window is ${window / 100n}`);
+  }
   // precise migration keeps TSC and kvmclock together: the unchanged page still agrees
   assert.equal(hv(runScenario(world({ hvReenlightenment: true }, migrate('precise-scaled')))), []);
+});
+
+test('before 0469f2f7ab4c (5.12) KVM rewrites a re-enlightened guest\'s page across KVM_SET_CLOCK, as without re-enlightenment', () => {
+  for (const kvm of [{ rules: '4.12-5.9' }, { rules: '5.10-6.6', commits: { '0469f2f7ab4c': false } }]) {
+    const r = runScenario(world({ hvReenlightenment: true }, migrate('legacy'), {}, kvm));
+    assert.is(r.measurements['hv.tscSequence'], 2n, JSON.stringify(kvm));
+    assert.equal(hv(r), []);
+  }
+  assert.is(runScenario(world({ hvReenlightenment: true }, migrate('legacy'), {}, { rules: '5.10-6.6' })).measurements['hv.tscSequence'], 1n);
+});
+
+test('what the counter check catches: a vCPU whose TSC a guest write moved reads the page ahead of TIME_REF_COUNT (vCPU 0\'s)', () => {
+  // 5.10+: the guest's WRMSR(IA32_TSC) requests no clock update; the page stays valid and vCPU 1 reads it with a TSC
+  // 2,500,000 cycles (1 ms at 2.5 GHz) ahead of vCPU 0's, which get_time_ref_counter reads: 10,000 units of 100 ns
+  const add = 2_500_000n;
+  const r = runScenario(world({}, [{ at: '5s', do: 'wrmsr', vcpu: 1, msr: 'IA32_TSC', add: `${add}` }]));
+  const m = r.anomalies.filter((a) => a.type === 'hv-page-mismatch');
+  assert.equal(m.map((a) => [a.vcpu, a.t]), [[1, 5_000_000_000n]]);
+  const units = (add * 1_000_000n) / 2_500_000n / 100n;
+  assert.ok(m[0].size >= units - 1n && m[0].size <= units + 1n, `${m[0].size} vs ${units}`);
 });
 
 test.run();

@@ -138,7 +138,8 @@ for (const simd of [false, true]) {
     k.hvReadTscPageBatch(c, out, scale, off);
     assert.equal([...out], [...c].map((x) => o.hvReadTscPage(scale, off, x)));
   }, 500);
-  prop('perfTscToNsBatch', [samples, u64, u32, fc.integer({ min: 0, max: 63 })], (c, zero, m, sh) => {
+  // time_shift 32 (x86 above 1 GHz) and below 32 have SIMD loops of their own, the rest the scalar form: each often
+  prop('perfTscToNsBatch', [samples, u64, u32, fc.oneof(fc.constant(32), fc.integer({ min: 0, max: 31 }), fc.integer({ min: 0, max: 63 }))], (c, zero, m, sh) => {
     const out = new BigUint64Array(c.length);
     k.perfTscToNsBatch(c, out, { timeZero: zero, timeMult: m, timeShift: sh });
     assert.equal([...out], [...c].map((x) => o.perfTscToNs(x, { timeZero: zero, timeMult: BigInt(m), timeShift: sh })));

@@ -1,10 +1,17 @@
 /*
  * Native baseline for tsclab's benchmarks: the same kernels over the same
- * seeded data (splitmix64), compiled with the system cc -O2 at bench time.
- * Usage: kernels <kernel> <n> <reps> <seed>; prints one JSON line with the best
- * ns/op over reps and a checksum (xor of every output) to compare with JS/Wasm.
+ * seeded data (splitmix64), compiled at bench time with the system cc at -O2,
+ * -O3 and -O3 -march=native. Usage: kernels <kernel> <n> <reps> <seed>; one
+ * untimed pass, then prints one JSON line with the ns/op of every timed pass
+ * (bench/run.ts takes the same statistics of them as of its Wasm passes) and a
+ * checksum (xor of every output) to compare with JS/Wasm.
  * Written from the kernel's formulas (pvclock_scale_delta, mul_u64_u64_shr,
  * clocksource_cyc2ns, the perf_event_mmap_page conversion, check_tsc_warp).
+ *
+ * Built with -DHALVES, each kernel is written in 32-bit halves (the widening
+ * 32x32->64 multiply every SIMD ISA has), the form gcc vectorises at
+ * -march=native: with the plain form at -O3 -march=native it gives the "limit"
+ * column, the best this machine does natively.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -38,9 +45,10 @@ static double now_ns(void) {
 #define CS_MULT 6462365U
 #define CS_SHIFT 24
 #define PERF_ZERO 1000ULL
-#define PERF_MULT 858993459U
-#define PERF_SHIFT 31
+#define PERF_MULT 1717986918U /* 2.5 GHz as x86 exports it: cyc2ns_shift 32 above 1 GHz */
+#define PERF_SHIFT 32
 
+#ifndef HALVES
 static void pvclock(const u64 *in, u64 *out, size_t n) {
 	for (size_t i = 0; i < n; i++) {
 		u64 d = in[i] - PV_TS;
@@ -63,6 +71,41 @@ static void perf(const u64 *in, u64 *out, size_t n) {
 		out[i] = PERF_ZERO + quot * PERF_MULT + ((rem * PERF_MULT) >> PERF_SHIFT);
 	}
 }
+#else
+#define LO(x) ((u64)(uint32_t)(x))
+#define HI(x) ((x) >> 32)
+/* (d * m) >> 32 for a 32-bit m: hi(d) * m + ((lo(d) * m) >> 32), exact mod 2^64 */
+static void pvclock(const u64 *in, u64 *out, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		u64 d = (in[i] - PV_TS) >> 1; /* PV_SHIFT = -1 */
+		out[i] = PV_ST + HI(d) * PV_MUL + ((LO(d) * PV_MUL) >> 32);
+	}
+}
+/* the 128-bit product of x and r from four 32x32->64 products, then >> s (32 <= s < 64) */
+static inline u64 mulshr(u64 x, u64 r, int s) {
+	u64 ll = LO(x) * LO(r), lh = LO(x) * HI(r), hl = HI(x) * LO(r), hh = HI(x) * HI(r);
+	u64 mid = HI(ll) + LO(lh) + LO(hl);              /* bits 32..: < 3 * 2^32 */
+	u64 lo64 = (mid << 32) | LO(ll);
+	u64 hi64 = hh + HI(lh) + HI(hl) + HI(mid);
+	return (hi64 << (64 - s)) | (lo64 >> s);
+}
+static void scale48(const u64 *in, u64 *out, size_t n) {
+	for (size_t i = 0; i < n; i++) out[i] = mulshr(in[i], VMX_RATIO, 48);
+}
+static void scale32(const u64 *in, u64 *out, size_t n) {
+	for (size_t i = 0; i < n; i++) out[i] = mulshr(in[i], SVM_RATIO, 32);
+}
+/* x * m mod 2^64 for a 32-bit m: lo(x) * m + (hi(x) * m << 32) */
+static void cyc2ns(const u64 *in, u64 *out, size_t n) {
+	for (size_t i = 0; i < n; i++) out[i] = (LO(in[i]) * CS_MULT + ((HI(in[i]) * CS_MULT) << 32)) >> CS_SHIFT;
+}
+static void perf(const u64 *in, u64 *out, size_t n) {
+	for (size_t i = 0; i < n; i++) {
+		u64 quot = in[i] >> PERF_SHIFT, rem = in[i] & ((1ULL << PERF_SHIFT) - 1);
+		out[i] = PERF_ZERO + LO(quot) * PERF_MULT + ((HI(quot) * PERF_MULT) << 32) + ((rem * PERF_MULT) >> PERF_SHIFT);
+	}
+}
+#endif
 
 /* check_tsc_warp between two CPUs, the second `lag` cycles behind; lock
  * hand-off costs as in assembly/warp.ts (200 / 40 / 20 cycles), seeded draws. */
@@ -89,20 +132,25 @@ static u64 warp(u64 reads_wanted, u64 seed, u64 *maxwarp_out) {
 }
 
 int main(int argc, char **argv) {
-	if (argc < 5) { fprintf(stderr, "usage: kernels <kernel> <n> <reps> <seed>\n"); return 2; }
+	if (argc < 5) { fprintf(stderr, "usage: kernels <kernel> <n> <samples> <seed> [cycle_ms]\n"); return 2; }
+	double cycle = argc > 5 ? atof(argv[5]) * 1e6 : 0;
 	const char *k = argv[1];
 	size_t n = strtoull(argv[2], 0, 10);
 	int reps = atoi(argv[3]);
 	u64 seed = strtoull(argv[4], 0, 10);
+	if (reps < 1 || reps > 100000) { fprintf(stderr, "reps must be 1..100000\n"); return 2; }
+	double *ns = malloc(reps * sizeof(double));
 	if (!strcmp(k, "warp")) {
-		double best = 1e300; u64 mw = 0;
+		u64 mw = 0;
+		warp(n, seed, &mw);
 		for (int r = 0; r < reps; r++) {
-			double t0 = now_ns();
-			u64 reads = warp(n, seed, &mw);
-			double dt = (now_ns() - t0) / (double)reads;
-			if (dt < best) best = dt;
+			double t0 = now_ns(), dt; u64 reads = 0;
+			do { reads += warp(n, seed, &mw); dt = now_ns() - t0; } while (dt < cycle);
+			ns[r] = dt / (double)reads;
 		}
-		printf("{\"kernel\":\"warp\",\"nsPerOp\":%.4f,\"checksum\":\"%llu\"}\n", best, (unsigned long long)mw);
+		printf("{\"kernel\":\"warp\",\"samples\":[");
+		for (int r = 0; r < reps; r++) printf("%s%.5f", r ? "," : "", ns[r]);
+		printf("],\"checksum\":\"%llu\"}\n", (unsigned long long)mw);
 		return 0;
 	}
 	void (*f)(const u64 *, u64 *, size_t) = !strcmp(k, "pvclock") ? pvclock : !strcmp(k, "scale48") ? scale48
@@ -111,15 +159,16 @@ int main(int argc, char **argv) {
 	u64 *in = malloc(n * 8), *out = malloc(n * 8);
 	u64 s = seed;
 	for (size_t i = 0; i < n; i++) in[i] = splitmix64(&s);
-	double best = 1e300;
+	f(in, out, n); /* untimed: pages touched, caches warm, as the Wasm side's warm-up */
 	for (int r = 0; r < reps; r++) {
-		double t0 = now_ns();
-		f(in, out, n);
-		double dt = (now_ns() - t0) / (double)n;
-		if (dt < best) best = dt;
+		double t0 = now_ns(), dt; u64 passes = 0;
+		do { f(in, out, n); passes++; dt = now_ns() - t0; } while (dt < cycle);
+		ns[r] = dt / (double)(passes * n);
 	}
 	u64 x = 0;
 	for (size_t i = 0; i < n; i++) x ^= out[i];
-	printf("{\"kernel\":\"%s\",\"nsPerOp\":%.4f,\"checksum\":\"%llu\"}\n", k, best, (unsigned long long)x);
+	printf("{\"kernel\":\"%s\",\"samples\":[", k);
+	for (int r = 0; r < reps; r++) printf("%s%.5f", r ? "," : "", ns[r]);
+	printf("],\"checksum\":\"%llu\"}\n", (unsigned long long)x);
 	return 0;
 }

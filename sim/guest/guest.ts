@@ -12,7 +12,8 @@ import type { Anomaly } from '../types.js';
 import { advance, cloneTk, ktimeGet, newTimekeeper, reanchor, tick, type Timekeeper } from './timekeeping.js';
 import { newSoftlockup, softlockupAdvance, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, type Softlockup } from './softlockup.js';
 import { checkCpuStall, checkSelfStall, newRcuStall, rcuUnprintedReports, RCU_REPORTS_PRINTED, RCU_STALL_RAT_DELAY, rcuCpuStallReset, rcuHolders, rcuNextReportJiffies, type RcuStall } from './rcu_stall.js';
-import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, type HungTask } from './hung_task.js';
+import { rtCharge, RT_PERIOD_NS } from './sched_rt.js';
+import { checkHungTasks, newHungTask, nextHungTaskCheck, resetHungTaskDetector, startHungTaskDetector, type HungTask } from './hung_task.js';
 import { clocksourceTouchWatchdog, watchdogFormFor, watchdogMargin, watchdogRound, type Watchdog } from './clocksource.js';
 import { checkTscSyncTarget } from './tsc_sync.js';
 import * as printk from './printk.js';
@@ -42,6 +43,8 @@ export interface View {
   cs: bigint[];
   /** The real time of the last tick the view's timekeeper took (null: it took none). */
   tickedAt: bigint | null;
+  /** vCPU 0's TSC (running or not): what KVM's reference counter MSR reads it at. */
+  tsc0: bigint;
 }
 
 type TimerKind = 'tick' | 'soft' | 'rcu' | 'rcu-self' | 'hung' | 'wd' | 'ntp';
@@ -148,7 +151,7 @@ export class Guest {
       const sched = schedClockRead(this.sched, tsc[i], kvm[i], mono, this.lastSched[i] ?? 0n);
       points[i] = { tsc: tsc[i], kvmclock: this.pv ? kvm[i] : null, schedClock: sched, monotonic: mono, hv: this.hvRead(tsc[i], kvm[i]), stable: stableAt[i] };
     }
-    return { t, lastValue: lv, points, stopped, tk, tickCpu, cs, tickedAt };
+    return { t, lastValue: lv, points, stopped, tk, tickCpu, cs, tickedAt, tsc0: tsc[0] };
   }
 
   /** The CPUs whose reads raise pvclock's last_value now, as a mask (bit i: vCPU i). */
@@ -224,18 +227,24 @@ export class Guest {
       this.lastSched[i] = p.schedClock;
       if (this.ticking(i) && !this.softPending.has(i)) softlockupAdvance(this.soft, i, p.monotonic, p.schedClock);
     });
-    // khungtaskd's checks with no grace period held open report nothing: skip them
-    if (this.rcu.gpStart === null) checkHungTasks(this.hung, this.tk.jiffies, null);
+    // khungtaskd's checks with no grace period held open and no task blocked report nothing: skip them
+    if (this.rcu.gpStart === null && !this.hung.blocked.length) checkHungTasks(this.hung, this.tk.jiffies, null);
     this.advanceWatchdog(v);
     this.committed = v;
   }
 
+  /**
+   * hyperv_clock's check_tsc_msr_tsc_page on every vCPU: the page read with this vCPU's TSC against the reference
+   * counter MSR as KVM computes it (hyperv.c get_time_ref_counter): while the page is valid, the page's formula on
+   * vCPU 0's TSC -- not kvmclock / 100, which it falls back to only without a page. So a page KVM kept across
+   * KVM_SET_CLOCK (re-enlightenment) is still the counter; a disagreement is vCPUs whose TSCs differ.
+   */
   private checkHvBracket(v: View): void {
     const hv = this.port.hvPage();
     if (!hv.on || hv.sequence === 0) return;
+    const ref = u64(((v.tsc0 * hv.scale) >> 64n) + hv.offset);
     v.points.forEach((p, i) => {
-      if (!p || p.hv === null || p.kvmclock === null) return;
-      const ref = p.kvmclock / 100n;
+      if (!p || p.hv === null) return;
       this.observer.hvBracket(v.t, i, p.hv > ref ? p.hv - ref : ref - p.hv);
     });
   }
@@ -406,7 +415,7 @@ export class Guest {
       if (j !== null && this.detector() >= 0) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= j), 'rcu');
       if (this.rcuFirstTick.size) add(now - (now % this.tickNs) + this.tickNs, 'rcu-self');
       const h = nextHungTaskCheck(this.hung);
-      if (h !== null && this.rcu.gpStart !== null) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= h), 'hung');
+      if ((this.hung.on && this.rcu.gpStart !== null) || this.hung.blocked.length) add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= h), 'hung');
       if (this.wd.on && this.wdUnsettled > 0) {
         const wj = this.wd.nextJiffies;
         add(firstTime(now + 1n, hi, (t) => this.tkAt(t).jiffies >= wj), 'wd');
@@ -447,7 +456,7 @@ export class Guest {
         if (!p) break;
         const stuck = watchdogTimerFn(this.soft, timer.cpu, p.monotonic, p.schedClock, v.stopped[timer.cpu]);
         if (stuck !== null) {
-          this.printkAt(timer.cpu, printk.softLockup(timer.cpu, stuck));
+          this.printkAt(timer.cpu, printk.softLockup(this.spec.logStyle, timer.cpu, stuck));
           this.port.anomaly({ type: 'soft-lockup', t, vcpu: timer.cpu, size: stuck, unit: 'units' });
         }
         break;
@@ -503,11 +512,13 @@ export class Guest {
   }
 
   private hungCheck(): void {
-    const waited = checkHungTasks(this.hung, this.tk.jiffies, this.rcu.gpStart);
-    if (waited === null) return;
     const cpu = Math.max(this.tickCpu(), 0);
-    this.printkAt(cpu, printk.hungTask(cpu, this.spec.hungTaskTimeout));
-    this.port.anomaly({ type: 'hung-task', t: this.port.now(), vcpu: cpu, size: waited * this.tickNs, unit: 'ns' });
+    for (const r of checkHungTasks(this.hung, this.tk.jiffies, this.rcu.gpStart)) {
+      // the RCU waiter is a kworker (modelled name and pid)
+      const [comm, pid] = r.task ? [r.task.comm, r.task.pid] : [`kworker/${cpu}:1`, 100 + cpu];
+      for (const line of printk.hungTask(comm, pid, this.spec.hungTaskTimeout)) this.printkAt(cpu, line);
+      this.port.anomaly({ type: 'hung-task', t: this.port.now(), vcpu: cpu, size: r.waited * this.tickNs, unit: 'ns', reason: `${comm}:${pid}` });
+    }
   }
 
   // ---- the clocksource watchdog ----------------------------------------------------------------------
@@ -616,9 +627,13 @@ export class Guest {
     this.tk = newTimekeeper({ cs: 'kvm-clock', mult: 1 << 23, shift: 23, mask: MASK64, maxRaw: this.spec.maxRawDelta,
       cycles: 0n, monotonic: 0n, tickNs: this.tickNs, jiffies: (1n << 32n) - 300n * BigInt(this.spec.hz) });
     this.tickHeld = true; // no tick until the timekeeper is set up below
+    const style = this.spec.logStyle;
     if (this.xen) {
-      // printk before sched_clock_init(): sched_clock_cpu() returns 0
-      this.port.log({ t, source: 'guest', vcpu: 0, stamp: 0n, text: `Linux version ${this.spec.kernel} (Xen PV guest)` });
+      // xen_start_kernel() points CPU 0's xen_vcpu at HYPERVISOR_shared_info while that is still
+      // xen_dummy_shared_info (zeros): xen_clocksource_read() -- sched_clock, stable or not -- reads 0 until
+      // xen_vcpu_setup() points it at the real vcpu_info (the next line)
+      this.port.log({ t, source: 'guest', vcpu: 0, stamp: 0n,
+        text: style === '2.6' ? printk.xenBanner() : `Linux version ${this.spec.kernel} (Xen PV guest)` });
     }
     const r0 = this.view(t).points[0]!;
     if (this.pv) {
@@ -632,21 +647,23 @@ export class Guest {
       this.kvmclockRating = 400;
       this.sched = { ...newSchedClock(), offset: this.spec.xenSchedClock === 'xen-clock' ? 0n : r0.kvmclock!,
         stable: this.spec.schedClockStable ?? this.xenNonstopTsc };
-      this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
+      if (style === '2.6') this.printk(0, printk.xenVcpuInfo(0));
+      if (printk.printsRegistration(style)) this.printk(0, formatClocksourceLine('xen', MASK64, this.kvmReg as never));
       this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
     } else if (this.spec.kvmclock) {
       this.kvmReg = k.clocksourceRegisterHz(1_000_000_000, MASK64);
       this.kvmclockRating = this.spec.invariantTsc ? 299 : 400;
       this.sched = { ...newSchedClock(), offset: r0.kvmclock!, stable: this.spec.schedClockStable ?? (this.spec.stableBit && r0.stable) };
       this.kvmRegisterClock(0, 'primary cpu clock');
-      this.printk(0, printk.schedOffset(this.sched.offset));
-      this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
+      const offsetLine = printk.schedOffset(style, this.sched.offset);
+      if (offsetLine) this.printk(0, offsetLine);
+      if (printk.printsRegistration(style)) this.printk(0, formatClocksourceLine('kvm-clock', MASK64, this.kvmReg as never));
       this.tscKhz = Number(k.pvclockTscKhz(this.port.page(0)));
     } else {
       // no pvclock page to take it from: calibrated against a timer that runs in real time
       this.tscKhz = this.port.calibrateTscKhz();
     }
-    this.printk(0, printk.tscDetected(this.tscKhz));
+    this.printk(0, printk.tscDetected(style, this.tscKhz));
     const tscReg = k.clocksourceRegisterKhz(this.tscKhz, MASK64);
     this.tscReg = tscReg;
     if (!this.spec.kvmclock) {
@@ -654,12 +671,13 @@ export class Guest {
       const { mult, shift } = k.clocksCalcMultShift(this.tscKhz, 1_000_000, 0);
       this.sched = nativeSchedClock(mult, shift, r0.tsc, this.spec.schedClockStable ?? this.spec.invariantTsc);
     }
-    this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
+    if (printk.printsRegistration(style)) this.printk(0, formatClocksourceLine('tsc', MASK64, tscReg));
     this.selectClocksource(true);
     this.ntpTrack(t, true);
     this.booted = true;
     const v = this.view(t);
     for (let i = 0; i < n; i++) softlockupStart(this.soft, i, v.points[i]?.monotonic ?? 0n, v.points[i]?.schedClock ?? 0n);
+    startHungTaskDetector(this.hung, this.tk.jiffies);
     this.startWatchdog();
     this.commit(v);
     this.updateRcuHolders();
@@ -695,7 +713,7 @@ export class Guest {
       this.commit(this.view(t));
     }
     const name = want === 'tsc' ? 'tsc' : this.xen ? 'xen' : 'kvm-clock';
-    this.printk(0, printk.switchedTo(name));
+    this.printk(0, printk.switchedTo(this.spec.logStyle, name));
   }
 
   /** tk->mult: the clocksource's, with a converged NTP daemon's frequency correction when the guest runs one. */
@@ -741,11 +759,12 @@ export class Guest {
     if (this.tscUnstable) return;
     this.tscUnstable = true;
     this.wd.on = false;
-    this.printk(0, printk.tscUnstable(reason));
+    this.printk(0, printk.tscUnstable(this.spec.logStyle, reason));
     this.port.anomaly({ type: 'tsc-unstable', t: this.port.now(), size: 0n, unit: 'ns', reason });
     if (this.sched.mode === 'tsc' && this.sched.stable) {
       this.sched.stable = false;
-      this.printk(0, printk.schedClockUnstable());
+      const line = printk.schedClockUnstable(this.spec.logStyle);
+      if (line) this.printk(0, line);
     }
     this.selectClocksource();
   }
@@ -755,6 +774,16 @@ export class Guest {
    * on the new clock (CLOCK_MONOTONIC goes on from where it was), and xen_sched_clock in its form: the offset form
    * continues where it was, the runstate form restarts with the new domain's vCPUs, NOW() jumps.
    */
+  /** sched_clock when the Xen PV guest suspended (the stop_machine thread's last charge), for xenResume(). */
+  private xenSuspendSched: bigint | null = null;
+
+  /** do_suspend() up to the hypercall: its lines, and the sched_clock that kstop/0, running xen_suspend, has been
+   *  charged to. */
+  xenSuspend(): void {
+    for (const line of printk.xenSuspend(this.spec.logStyle)) this.printk(0, line);
+    this.xenSuspendSched = this.now().points[0]?.schedClock ?? null;
+  }
+
   xenResume(before: { kvmclock: bigint; monotonic: bigint }): void {
     const t = this.port.now();
     this.lastValue = 0n;
@@ -772,8 +801,33 @@ export class Guest {
     touchSoftlockupWatchdog(this.soft, 0);
     v.points.forEach((p, i) => { if (p && i !== 0) this.softPending.add(i); });
     this.committed = null;
-    this.commit(this.view(t));
+    const after = this.view(t);
+    this.commit(after);
+    for (const line of printk.xenResumed(this.spec.logStyle, this.online.length)) this.printk(0, line);
+    this.xenStopMachineDestroy(after.points[0]?.schedClock ?? null);
+    // the vCPUs run again: the grace period they held across the downtime ends at their first tick
+    this.updateRcuHolders();
     this.planTimers();
+  }
+
+  /**
+   * 2.6.32's do_suspend() ends in stop_machine_destroy(): xenwatch (pid 12: kernel threads are numbered as they are
+   * created, and a one-vCPU 2.6.32 PV guest creates xenwatch twelfth, as seed 001's log shows) waits in kthread_stop()
+   * for the "kstop" RT workqueue thread. That thread ran xen_suspend across the hypercall, so update_curr_rt() charged
+   * it the whole step of sched_clock (rq->clock) from the suspend to now (sched_rt.ts): past the RT runtime its
+   * runqueue is throttled, and it cannot run to exit until the period timer (CLOCK_MONOTONIC) has paid rt_time back
+   * -- one second per 0.95 s charged. Later kernels (2.6.36 on) stop CPUs with the per-CPU cpu_stop threads and
+   * destroy nothing: this wait is 2.6's ('2.6' logStyle).
+   */
+  private xenStopMachineDestroy(sched: bigint | null): void {
+    const from = this.xenSuspendSched;
+    this.xenSuspendSched = null;
+    if (this.spec.logStyle !== '2.6' || from === null || sched === null) return;
+    const throttle = rtCharge(sched - from);
+    if (!throttle) return;
+    const hz = BigInt(this.spec.hz);
+    const since = this.tk.jiffies;
+    this.hung.blocked.push({ comm: 'xenwatch', pid: 12, since, until: since + throttle.periods * (RT_PERIOD_NS * hz / 1_000_000_000n), seen: false });
   }
 
   // ---- CPU hot-add ----------------------------------------------------------------------------------------

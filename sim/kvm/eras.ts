@@ -32,6 +32,8 @@ export const COMMITS = {
   '0c899c25d754': 'KVM: x86: do not attempt TSC synchronization on guest writes (5.10)',
   d9130a2dfdd4: 'KVM: x86: Update vCPU\'s hv_clock before back to guest when tsc_offset is adjusted (5.15; stable '
     + '5.4.146, 5.10.65): a guest IA32_TSC_ADJUST write requests KVM_REQ_CLOCK_UPDATE',
+  '0469f2f7ab4c': 'KVM: x86: hyper-v (5.12): a guest that opted into re-enlightenment and TSC emulation keeps its '
+    + 'reference TSC page across KVM_SET_CLOCK (tsc_page_update_unsafe); before, KVM rewrote it from vCPU 0\'s pvclock',
   ffbb61d09fc5: 'KVM: x86: Accept KVM_[GS]ET_TSC_KHZ as a VM ioctl (6.0): a VMM can set the rate new vCPUs are created at',
 } as const;
 export type Commit = keyof typeof COMMITS;
@@ -83,7 +85,7 @@ export function resolveRuleSet(name: string): RuleSet | { error: string } {
 
 const none: Record<Commit, boolean> = {
   c285545f813d: false, '7e44e4495a39': false, '108b249c453d': false, '0bc48bea36d1': false, '53fafdbb8b21': false,
-  '0c899c25d754': false, d9130a2dfdd4: false, ffbb61d09fc5: false,
+  '0c899c25d754': false, d9130a2dfdd4: false, '0469f2f7ab4c': false, ffbb61d09fc5: false,
 };
 const all: Record<Commit, boolean> = Object.fromEntries(Object.keys(none).map((c) => [c, true])) as Record<Commit, boolean>;
 
@@ -111,7 +113,7 @@ export const RULES: Record<RuleSet, Rules> = {
     name: '5.10-6.6', sync: 'window', generations: true, masterclock: true, trackMatching: 'eager', tscAdjustMsr: true,
     tscOffsetAttr: true, proposed: false, commits: { ...all, ffbb61d09fc5: false },
     source: 'kvm_set_msr_common of ≈5.10 (kernel-audit.md K-5.10, stored copy 554409); 0c899c25d754; d9130a2dfdd4 '
-      + 'is in 5.15 and 5.10.65+ (remove it for 5.10.0-5.10.64); KVM_VCPU_TSC_OFFSET from 5.16; add ffbb61d09fc5 for 6.0-6.6',
+      + 'is in 5.15 and 5.10.65+ (remove it for 5.10.0-5.10.64); 0469f2f7ab4c from 5.12 (remove it for 5.10-5.11); KVM_VCPU_TSC_OFFSET from 5.16; add ffbb61d09fc5 for 6.0-6.6',
   },
   '6.7+': {
     name: '6.7+', sync: 'gated', generations: true, masterclock: true, trackMatching: 'changed', tscAdjustMsr: true,

@@ -432,7 +432,7 @@ export class Kvm {
 
   /** KVM_SET_CLOCK, in the era's order; REALTIME (5.16) adds the time since `realtime`, never stepping back. */
   setClock(t: bigint, data: KvmClockData, wallNs: bigint): void {
-    if (this.hvReenlightenment && this.hvTscPage.sequence) this.hvHostChanged = true;
+    if (this.hvReenlightenment && this.hvTscPage.sequence && this.has('0469f2f7ab4c')) this.hvHostChanged = true;
     if (data.flags & ~KVM_CLOCK_VALID_FLAGS) throw new Error(`KVM_SET_CLOCK: invalid flags 0x${data.flags.toString(16)} (-EINVAL)`);
     if (!this.rules.tscOffsetAttr) {
       if (data.flags !== 0) throw new Error('KVM_SET_CLOCK: flags must be 0 on this KVM (-EINVAL)');

@@ -105,7 +105,7 @@ export function migrateKvm(vmm: Vmm, to: Host, procedure: Procedure, downtime: b
 export function migrateXen(vmm: Vmm, src: Xen, to: Host, downtime: bigint, n: number, pcpus?: number[]): void {
   const { m } = vmm;
   const tag = `migration${n}`;
-  m.guestPrintk(0, 'Freezing user space processes ... (elapsed 0.00 seconds) done.');
+  m.guestXenSuspend();
   const before = m.guestClocks();
   const saved = src.vcpus.map((v) => src.readTsc(v, m.t));
   for (const v of src.vcpus) if (v.running) src.vcpuPut(v, m.t);
@@ -126,7 +126,6 @@ export function migrateXen(vmm: Vmm, src: Xen, to: Host, downtime: bigint, n: nu
   m.vmRunning = true;
   for (const v of dst.vcpus) dst.vcpuLoad(v, v.pcpu, m.t);
   m.guestXenResume(before);
-  m.guestPrintk(0, 'Restarting tasks ... done.');
   const g = dst.readTsc(dst.vcpus[0], m.t);
   m.measure(`${tag}.guestTscJumpCycles`, s64(g - saved[0]));
   m.measure(`${tag}.xenSystemTimeJumpNs`, s64(dst.vcpus[0].page.systemTime - before.kvmclock));

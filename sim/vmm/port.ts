@@ -30,6 +30,8 @@ export interface VmmPort {
   guestPrintk(cpu: number, text: string): void;
   /** vCPU 0's kvmclock and CLOCK_MONOTONIC now, as the guest reads them. */
   guestClocks(): { kvmclock: bigint; monotonic: bigint };
+  /** A Xen PV guest's do_suspend() up to the suspend hypercall (its lines). */
+  guestXenSuspend(): void;
   /** A Xen PV guest resumes after a restore (re-basing its clocks as its kernel does). */
   guestXenResume(before: { kvmclock: bigint; monotonic: bigint }): void;
 }

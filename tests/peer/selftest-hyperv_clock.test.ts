@@ -52,13 +52,11 @@ test('hyperv_clock stage 8: with re-enlightenment the page is unchanged across K
   }
 });
 
-// FAILING (model defect, docs/peer-tests.md "Failing"): stage 9, check_tsc_msr_tsc_page after the re-enlightened
-// KVM_SET_CLOCK. In KVM the page status stays HV_TSC_PAGE_SET (kvm_hv_request_tsc_page_update leaves it when
-// tsc_page_update_unsafe()), so get_time_ref_counter() keeps computing TIME_REF_COUNT from the kept page on vCPU 0's
-// TSC: counter and page agree exactly (r1 >= t1, r1 - t1 < 10 ms). tsclab computes the counter as kvmclock / 100 in
-// every state, so after the 0.5 s pause it is 5,000,000 units behind the page and reports hv-page-mismatch. Fixing it
-// changes what hv-page-mismatch means and tests/hyperv.test.ts' re-enlightenment expectation: left to the lead.
-test.skip('FAILING (model defect: TIME_REF_COUNT is kvmclock/100, not the kept page): hyperv_clock stage 9 after a re-enlightened KVM_SET_CLOCK', () => {
+// Stage 9, check_tsc_msr_tsc_page after the re-enlightened KVM_SET_CLOCK. The page status stays HV_TSC_PAGE_SET
+// (kvm_hv_request_tsc_page_update leaves it when tsc_page_update_unsafe()), so get_time_ref_counter() keeps computing
+// TIME_REF_COUNT from the kept page on vCPU 0's TSC: counter and page agree (r1 >= t1, r1 - t1 < 10 ms). (This failed
+// while tsclab computed the counter as kvmclock / 100 in every state: 5,000,000 units behind after the 0.5 s pause.)
+test('hyperv_clock stage 9: after a re-enlightened KVM_SET_CLOCK the reference counter MSR follows the kept page', () => {
   assert.equal(mismatches(reenlightened, 1_500n * MS), [], 'check_tsc_msr_tsc_page: r1 >= t1 && r1 - t1 < 100000');
 });
 
