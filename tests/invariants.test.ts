@@ -102,6 +102,12 @@ test('no-false-lockup: a report needs one stall as long as the detector\'s thres
   // a vCPU that runs 1 ms in between passes its quiescent state: two stalls of 5 s and 19.999 s
   const apart = base([{ at: '5s', do: 'preempt', vcpu: 1, duration: '5s' }, { at: '10001ms', do: 'stop' }, { at: '30s', do: 'cont' }]);
   assert.equal(judge(apart, [{ type: 'rcu-stall', vcpu: 1, t: 29n * S }]), ['no-false-lockup']);
+  // a stall is one vCPU's (or the whole VM's): vCPU 0 preempted 5..15 s and vCPU 1 15..30 s are 10 s and 15 s, not 25 s
+  const relay = base([{ at: '5s', do: 'preempt', vcpu: 0, duration: '10s' }, { at: '15s', do: 'preempt', vcpu: 1, duration: '15s' }]);
+  assert.equal(judge(relay, [{ type: 'rcu-stall', vcpu: 1, t: 27n * S }]), ['no-false-lockup']);
+  // windows are joined in time order whatever their kind: a stop 5..10 s then vCPU 1 preempted 10..30 s is 25 s
+  const stopFirst = base([{ at: '5s', do: 'stop' }, { at: '10s', do: 'cont' }, { at: '10s', do: 'preempt', vcpu: 1, duration: '20s' }]);
+  assert.equal(judge(stopFirst, [{ type: 'rcu-stall', vcpu: 1, t: 27n * S }]), []);
   // a numad walk stalls every vCPU for ksm.longestWalkNs
   const numad = parseScenario({ name: 'numad', until: '100s', hosts: [{ name: 'h', tscKhz: 2_000_000, pcpus: 4, ksm: { maxPageSharing: 0, rmapItemCostNs: 1000 } }],
     vm: { host: 'h', vcpus: 2, guest: { kernel: '6.8' } }, events: [{ at: '5s', do: 'numad-migrate' }] } as ScenarioInput);
