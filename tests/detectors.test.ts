@@ -7,6 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseScenario, type ScenarioInput } from '../sim/scenario.js';
 import { Machine, runScenario } from '../sim/machine.js';
+import { loadBuiltin } from '../sim/scenarios.js';
 import { newSoftlockup, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, softlockupAdvance, getTimestamp } from '../sim/guest/softlockup.js';
 import { checkHungTasks, newHungTask, resetHungTaskDetector } from '../sim/guest/hung_task.js';
 
@@ -177,6 +178,25 @@ test('a hot-add whose compensation leaves a residual warp through all three tsc_
   const only = one.log.filter((l) => /TSC ADJUST compensate|TSC warp between CPUs/.test(l.text)).map((l) => l.text);
   assert.is(only.length, 1, only.join('\n'));
   assert.match(only[0], /^Measured \d{10} cycles TSC warp between CPUs, turning off TSC clock\.$/);
+});
+
+test('tsc_sync with the ~4.10 clamp of TSC_ADJUST to 0..0x7FFFFFFF: seed 000\'s hot-add writes 0x7FFFFFFF twice, the warp shrinks by just that, the third run turns the TSC off', () => {
+  const s = loadBuiltin('seed-000-tsc-adjust-hotplug');
+  s.vm.guest.tscAdjustClamp = true;
+  const at = s.events.find((e) => e.do === 'hot-add')!.at;
+  s.until = at + 2n * S;
+  const r = runScenario(s);
+  const warps = of(r, 'tsc-warp').map((a) => a.size), writes = of(r, 'tsc-adjust-compensate').map((a) => a.size);
+  assert.equal(writes, [0x7FFFFFFFn, 0x7FFFFFFFn], 'cur->adjusted clamped: the log\'s warp is far past 2^31 - 1');
+  assert.is(warps.length, 3, 'test_runs = 3');
+  // the first write moved CPU 8's TSC by 0x7FFFFFFF cycles: the second run sees the warp less that (within the runs'
+  // hand-off, a few hundred cycles); the second write adds nothing (0x7FFFFFFF again), so the third sees the same
+  const left = warps[0] - 0x7FFFFFFFn;
+  for (const w of warps.slice(1)) assert.ok(w > left - 1_000n && w < left + 1_000n, `${w} vs ${left}`);
+  const lines = r.log.filter((l) => l.vcpu !== undefined).map((l) => l.text);
+  assert.ok(lines.includes(`TSC ADJUST compensate: CPU8 observed ${warps[0]} warp. Adjust: 2147483647`), lines.join('\n'));
+  assert.ok(lines.includes(`Measured ${warps[2]} cycles TSC warp between CPUs, turning off TSC clock.`));
+  assert.is(of(r, 'tsc-unstable').length, 1);
 });
 
 test.run();
