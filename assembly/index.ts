@@ -12,6 +12,8 @@ import * as buffers from "./buffers";
 export { allocU64, freeU64 } from "./buffers";
 export { pvclockReadBatch, kvmScaleTscBatch, clocksourceCyc2nsBatch, hvReadTscPageBatch, perfTscToNsBatch } from "./batch";
 export { checkTscWarp } from "./warp";
+export { chainStepBatch, chainFailCode, chainFailValue } from "./chain";
+export { textParse, textParsedStamps, textParsedEnd, textFormat } from "./text";
 export { sweep, sweepFirstBad } from "./sweep";
 export { kvmGetTimeScale, kvmTscScalingRatio, kvmSetTscKhz, kvmCalcNestedTscOffset, kvmCalcNestedTscMultiplier,
          nsecToCycles, computeGuestTsc } from "./kvm";

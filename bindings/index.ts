@@ -23,6 +23,11 @@ export type { WarpCpu, CheckTscWarpOptions, CheckTscWarpResult } from './warp.js
 export { SWEEP_KINDS, type SweepKind, type SweepResult } from './sweep.js';
 export { U64_MAX, S64_MIN, S64_MAX } from './check.js';
 export type { SimVcpuState } from './sim.js';
+export {
+  createClockChain, ClockChain, ClockChainError, CLOCK_DOMAINS,
+  type ClockDomain, type ClockChainParams, type ChainOptions, type KvmTscParams, type ClocksourceParams, type Tsc2nsecParams,
+  type Timed, type Piecewise, type LinesOptions, type LineFailure,
+} from './chain.js';
 
 /** The default kernel instance. */
 export const kernel = createKernel();

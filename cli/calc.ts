@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import * as t from '../bindings/index.js';
 import { parseInteger, parseSmall, toJson, UsageError } from './output.js';
+import { clocksourceLimit, kvmScaleTscLimit, perfLimit, pvclockLimit, showDuration, tsc2nsecLimit, type Limit } from '../tools/convert/limits.js';
 
 type Opts = Record<string, string | boolean | undefined>;
 const str = (o: Opts, k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
@@ -111,6 +112,33 @@ export function calcCommand(): Command {
       const ns = t.perfTscToNs(parseInteger('tsc', str(o, 'tsc')), { timeZero: parseInteger('time-zero', str(o, 'timeZero')),
         timeMult: parseSmall('time-mult', str(o, 'timeMult'), 0, 0xffffffff), timeShift: parseSmall('time-shift', str(o, 'timeShift'), 0, 63) });
       emit(o, { ns }, `${ns} ns`);
+    });
+  sub('limits', 'where each conversion formula stops being exact for its parameters, and how long that is at a rate')
+    .option('--clocksource <mult,shift>', 'clocksource_cyc2ns: the first delta whose cycles * mult wraps')
+    .option('--perf <mult,shift>', 'perf time_mult, time_shift: the first counter value where tsc_to_perf_time overflows')
+    .option('--kvm <ratio[,frac]>', 'kvm_scale_tsc: the first host TSC whose scaled value wraps u64 (frac bits 48 by default)')
+    .option('--pvclock <mul,shift>', 'pvclock_scale_delta: the first delta whose pre-shift drops bits')
+    .option('--tsc2nsec <mult,shift>', 'trace-cmd tsc2nsec: the first TSC whose ns value passes 2^64')
+    .option('--hz <hz>', 'the input clock\'s rate for the seconds (default: the rate the parameters stand for)')
+    .action((o: Opts) => {
+      const hz = str(o, 'hz') !== undefined ? parseInteger('hz', str(o, 'hz'), 1n) : undefined;
+      const pair = (name: string, lo: [bigint, bigint], hi: [bigint, bigint], optional = false): [bigint, bigint | undefined] => {
+        const parts = str(o, name.replace(/-(\w)/g, (_, c: string) => c.toUpperCase()))!.split(',');
+        if (parts.length !== 2 && !(optional && parts.length === 1)) throw new UsageError(`--${name}: expected two values separated by a comma`);
+        return [parseInteger(name, parts[0], lo[0], lo[1]), parts[1] === undefined ? undefined : parseInteger(name, parts[1], hi[0], hi[1])];
+      };
+      const U32: [bigint, bigint] = [0n, 0xffffffffn], SHIFT: [bigint, bigint] = [0n, 63n];
+      const out: Limit[] = [];
+      if (str(o, 'clocksource')) { const [m, s] = pair('clocksource', U32, SHIFT); out.push(clocksourceLimit(m, Number(s), hz)); }
+      if (str(o, 'perf')) { const [m, s] = pair('perf', U32, SHIFT); out.push(perfLimit(m, Number(s), hz)); }
+      if (str(o, 'kvm')) { const [r, f] = pair('kvm', [0n, (1n << 64n) - 1n], [32n, 48n], true); out.push(kvmScaleTscLimit(r, Number(f ?? 48n), hz)); }
+      if (str(o, 'pvclock')) { const [m, s] = pair('pvclock', U32, [-32n, 31n]); out.push(pvclockLimit(m, Number(s), hz)); }
+      if (str(o, 'tsc2nsec')) { const [m, s] = pair('tsc2nsec', U32, SHIFT); out.push(tsc2nsecLimit(m, Number(s), hz)); }
+      if (!out.length) throw new UsageError('give at least one of --clocksource, --perf, --kvm, --pvclock, --tsc2nsec');
+      emit(o, { limits: out } as Record<string, unknown>, out.map((l) => l.firstInexact === null
+        ? `${l.formula}: exact for every u64 input (nothing wraps below 2^64)`
+        : `${l.formula}: ${l.what} from input ${l.firstInexact} (0x${l.firstInexact.toString(16)})` +
+          (l.ms !== null ? `: ${showDuration(l.ms)} at ${l.hz} Hz (${l.hzFrom})` : `; ${l.hzFrom}`)).join('\n'));
     });
   return calc;
 }

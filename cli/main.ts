@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The tsclab command: start (what `npm start` runs), run, list, calc, tour, fuzz, report, dmesg.
+// The tsclab command: start (what `npm start` runs), run, list, calc, tour, fuzz, worker, campaign, report, dmesg, convert.
 // Only commander and the command factories are loaded up front; each command
 // imports what it needs (the simulation, yaml, cli-progress, node:fs) inside its
 // action, so `tsclab --version` or `tsclab calc` never load the rest.
@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { calcCommand } from './calc.js';
 import { fuzzCommand } from './fuzz.js';
+import { campaignCommand, workerCommand } from './queue.js';
+import { convertCommand } from './convert-command.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
 import type { Scenario } from '../sim/scenario.js';
 import type { Machine } from '../sim/machine.js';
@@ -32,6 +34,10 @@ async function kernelCheck(out: string[]): Promise<number> {
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+/** A stamp difference as a person reads it: "0", "1 us", "66.322 ms", "2.1 s". */
+const fmtStampDiff = (ns: bigint) => (ns === 0n ? '0' : ns < 1_000_000n ? `${ns / 1000n} us`
+  : ns < 1_000_000_000n ? `${ns / 1_000_000n}.${String((ns / 1000n) % 1000n).padStart(3, '0')} ms`
+    : `${ns / 1_000_000_000n}.${String((ns / 1_000_000n) % 1000n).padStart(3, '0')} s`);
 
 /**
  * Check the kernel, then replay every built-in scenario (or the scenarios named) and each fix: what went wrong, what
@@ -39,8 +45,9 @@ const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.
  * none of its symptoms, or a fix's run differs from what the file says it does (its `cures` and `leaves`).
  */
 async function start(names: string[] = []): Promise<number> {
-  const [t, { builtinNames }, { loadScenarioArg }, { runScenario }, { judgeFix, judgeSeed, summarize, fixExpectation }] = await Promise.all([
-    import('../bindings/index.js'), import('../sim/scenarios.js'), import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
+  const [t, { builtinNames }, { loadScenarioArg }, { runScenario }, { judgeFix, judgeSeed, summarize, fixExpectation }, { compareLog }] = await Promise.all([
+    import('../bindings/index.js'), import('../sim/scenarios.js'), import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js'),
+    import('../tools/real-log.js')]);
   const out: string[] = [bold(`tsclab: kernel (${t.simd ? 'SIMD' : 'scalar'} Wasm) checked against real dmesg lines`)];
   const kernelBad = await kernelCheck(out);
   const problems: string[] = kernelBad ? [`the kernel check: ${kernelBad} differences`] : [];
@@ -51,6 +58,15 @@ async function start(names: string[] = []): Promise<number> {
     const seedProblems = judgeSeed(s, r);
     problems.push(...seedProblems);
     out.push(`  ${bold(s.name)}`, `    went wrong: ${seedProblems.length ? red(summarize(r)) : yellow(summarize(r))}`);
+    if (s.log?.length) {
+      // the incident's real lines, each with the replay's line of the same form (tools/real-log.ts)
+      out.push(`    the real log, and the replay's line of each form (stamp difference):`);
+      for (const p of compareLog(s.log, r.log)) {
+        const diff = p.stampDiffNs === null ? '' : ` (${p.stampDiffNs >= 0n ? '+' : '-'}${fmtStampDiff(p.stampDiffNs < 0n ? -p.stampDiffNs : p.stampDiffNs)})`;
+        out.push(`      real   ${p.real}`,
+          `      replay ${p.replay === null ? dim('(no line of this form: the model does not print it)') : `${p.same ? green(p.replay) : p.replay}${diff}${p.partial ? dim(' (the line\'s beginning)') : ''}`}`);
+      }
+    }
     for (const f of s.fixes) {
       const fr = runScenario(loadScenarioArg(name, f.name));
       const { cures, leaves } = fixExpectation(s, f);
@@ -93,14 +109,18 @@ async function runWithProgress(s: Scenario, m: Machine) {
   try { return m.run(); } finally { bar.stop(); }
 }
 
-async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean }): Promise<number> {
+async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean }): Promise<number> {
   const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }] = await Promise.all([
     import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
   const s = loadScenarioArg(arg, o.fix);
-  const r = await runWithProgress(s, new Machine(s));
+  const m = new Machine(s);
+  if (o.tracepoints) m.enableTracepoints();
+  const r = await runWithProgress(s, m);
   if (o.json) {
-    console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats }));
+    console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats,
+      ...(r.steps ? { steps: r.steps } : {}), ...(r.tracepoints ? { tracepoints: r.tracepoints } : {}) }));
   } else {
+    if (r.tracepoints) console.log(`${r.tracepoints.join('\n')}\n`);
     console.log(renderLog(r.log).join('\n'));
     console.log(`\n${bold(`${r.anomalies.length} anomalies`)}: ${r.anomalies.length ? yellow(summarize(r)) : green('none')}`);
     for (const a of r.anomalies) {
@@ -170,9 +190,13 @@ export function program(): Command {
   p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name').description('replay a scenario: the guest log and the anomalies')
     .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements}')
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
+    .option('--tracepoints', 'KVM\'s clock tracepoints as trace-cmd report prints them (first; in --json: "tracepoints")')
     .action(async (arg: string, o) => { code = await run(arg, o); });
   p.addCommand(calcCommand());
   p.addCommand(fuzzCommand((c) => { code = c; }));
+  p.addCommand(workerCommand((c) => { code = c; }));
+  p.addCommand(campaignCommand((c) => { code = c; }));
+  p.addCommand(convertCommand((c) => { code = c; }));
   p.command('report').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
     .description('a self-contained HTML page: each vCPU\'s clocks minus real time, events and anomalies marked')
     .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')

@@ -174,3 +174,4 @@ export function perfTscToNs(cyc: bigint, p: { timeZero: bigint; timeMult: bigint
   const quot = cyc >> s, rem = cyc & ((1n << s) - 1n);
   return u64(p.timeZero + u64(quot * p.timeMult) + (u64(rem * p.timeMult) >> s));
 }
+export * from './chain.js';

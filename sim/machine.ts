@@ -18,7 +18,10 @@ import { Timeline } from './engine.js';
 import { Vmm, type VmmPort } from './vmm/vmm.js';
 import { ksmMerge } from './host/ksm.js';
 import { Xen } from './xen/xen.js';
-import type { Scenario, ScenarioEvent } from './scenario.js';
+import { StepSchema, recipeParams, type Scenario, type ScenarioEvent } from './scenario.js';
+import { StepRunner, expandSteps, type Step, type StepPort } from './vmm/steps.js';
+import { RECIPES } from './vmm/recipes.js';
+import { hasTracepoint, traceCmdLine, type TraceRecord } from './kvm/trace.js';
 import type { Anomaly, LogLine, RunResult } from './types.js';
 import { splitmix64 } from './units.js';
 
@@ -33,7 +36,7 @@ export interface TracePoint { t: bigint; vcpu: number; tsc: bigint; kvmclock: bi
 
 let shared: Kernel | undefined;
 
-export class Machine implements GuestPort, VmmPort {
+export class Machine implements GuestPort, VmmPort, StepPort {
   readonly k: Kernel;
   readonly hosts = new Map<string, Host>();
   readonly rules: Rules;
@@ -41,7 +44,11 @@ export class Machine implements GuestPort, VmmPort {
   kvm: Kvm;
   readonly guest: Guest;
   readonly vmm: Vmm;
+  /** The VMM's ioctl-level steps and the values they saved (sim/vmm/steps.ts). */
+  readonly steps: StepRunner;
   readonly observer: Observer;
+  /** With tracing on (before run()): KVM's tracepoints, as trace-cmd records them. */
+  tracepoints: TraceRecord[] | null = null;
   t = 0n;
   vmRunning = true;
   readonly logLines: LogLine[] = [];
@@ -76,7 +83,23 @@ export class Machine implements GuestPort, VmmPort {
     this.guest = new Guest(s.vm.guest, this, this.observer);
     this.guest.xenNonstopTsc = s.vm.xen.cpuidNonstopTsc;
     this.vmm = new Vmm(this);
+    this.steps = new StepRunner(this);
   }
+
+  // ---- StepPort -----------------------------------------------------------------------------------------------------
+  hostNamed(name: string): Host { return this.hosts.get(name)!; }
+  guestVcpus(): number { return this.guest.online.length; }
+  kvmclockGpa(i: number): bigint { return this.s.vm.guest.kvmclockPa + 64n * BigInt(i); }
+  wallClockGpa(): bigint { return this.s.vm.guest.kvmclockPa + 4096n; }
+  guestPoint(i: number) {
+    this.syncAll();
+    return this.guest.now().points[i] ?? null;
+  }
+  /** The guest booted at real time 0 and set CLOCK_REALTIME from the wall clock page then: WALL0 + kvmclock 0. */
+  guestWallToMonotonic(): bigint { return WALL0; }
+
+  /** Turns KVM's tracepoints on (before run()): each one becomes a trace-cmd record. */
+  enableTracepoints(): void { this.tracepoints = []; this.wireKvm(this.kvm); }
 
   // ---- GuestPort: what the guest sees of the machine -------------------------------------------------
   now(): bigint { return this.t; }
@@ -102,7 +125,11 @@ export class Machine implements GuestPort, VmmPort {
     this.drainKvm();
     this.syncAll();
   }
-  rdmsrTscAdjust(i: number): bigint { return this.kvm.vcpus[i].tscAdjust; }
+  rdmsrTscAdjust(i: number): bigint {
+    const v = this.kvm.vcpus[i];
+    this.kvm.tp(this.t, { name: 'kvm_msr', vcpu: i, write: false, msr: 0x3b, data: BigInt.asUintN(64, v.tscAdjust) });
+    return v.tscAdjust;
+  }
   /** The guest keeps a CPU busy for ns (a tsc_sync run): the other CPUs go on, their timers fire meanwhile. */
   spend(ns: bigint): void { this.runGuestTo(this.t + ns); }
   hypervisor(): 'kvm' | 'xen' { return this.xen ? 'xen' : 'kvm'; }
@@ -157,6 +184,20 @@ export class Machine implements GuestPort, VmmPort {
   /** KVM's delayed work (kvmclock_update_work) runs on the timeline, for this KVM instance only. */
   private wireKvm(kvm: Kvm): void {
     kvm.defer = (t, fn) => this.at(t, () => { if (this.kvm === kvm) fn(this.t); });
+    const out = this.tracepoints;
+    if (!out || this.xen) return;
+    kvm.tracer = (t, e) => {
+      if (!hasTracepoint(kvm.rules, e.name)) return;
+      // a vCPU's events fire in its thread (QEMU names it "CPU n/KVM"), on its pCPU; the VM's in QEMU's main thread
+      const v = 'vcpu' in e ? kvm.vcpus[e.vcpu] : undefined;
+      out.push({ ts: kvm.host.rawNs(t), comm: v ? `CPU ${v.id}/KVM` : 'qemu-system-x86', pid: v ? 4243 + v.id : 4242,
+        cpu: v ? Math.max(v.pcpu, 0) : 0, e });
+    };
+  }
+
+  /** The tracepoints as `trace-cmd report` prints them. */
+  tracepointLines(): string[] {
+    return (this.tracepoints ?? []).map((r) => traceCmdLine(this.rules, r));
   }
 
   // ---- the Wasm tables the guest's reads evaluate ---------------------------------------------------------
@@ -273,7 +314,7 @@ export class Machine implements GuestPort, VmmPort {
     else this.vmm.createVcpus(this.kvm, Array.from({ length: n }, (_, i) => this.s.vm.pcpus?.[i] ?? i % this.host.pcpus), this.vmm.configuredKhz);
     for (const v of this.kvm.vcpus) this.kvm.vcpuLoad(v, v.pcpu, 0n);
     // KVM guests enable kvmclock by MSR; a Xen PV guest always has its vcpu_time_info
-    if (this.s.vm.guest.kvmclock || this.xen) for (const v of this.kvm.vcpus) this.kvm.enableKvmclock(v, 0n);
+    if (this.s.vm.guest.kvmclock || this.xen) for (const v of this.kvm.vcpus) this.kvm.enableKvmclock(v, 0n, this.kvmclockGpa(v.id));
     this.drainKvm();
     this.syncAll();
     this.guest.boot();
@@ -309,6 +350,17 @@ export class Machine implements GuestPort, VmmPort {
         this.kvm.writeMsr(v, e.msr, e.msr === 'IA32_TSC_ADJUST' ? BigInt.asIntN(64, value) : value, e.by === 'host', this.t);
       }); break;
       case 'numad-migrate': run(() => this.numadMigrate()); break;
+      case 'recipe': run(() => this.runRecipe(e)); break;
+      default: run(() => this.steps.run(e as unknown as Step)); break;
+    }
+  }
+
+  /** A recipe or a list of steps, in one timeline event (a `wait` lets real time pass inside it, as a migration's downtime). */
+  private runRecipe(e: Extract<ScenarioEvent, { do: 'recipe' }>): void {
+    const template = e.recipe !== undefined ? RECIPES[e.recipe].steps : e.steps!;
+    const name = e.recipe ?? 'steps';
+    for (const raw of expandSteps(template, recipeParams(this.s, e, this.host.name), this.kvm.vcpus.length)) {
+      this.steps.run(StepSchema.parse(raw) as Step, name);
     }
   }
 
@@ -326,7 +378,7 @@ export class Machine implements GuestPort, VmmPort {
     this.drainKvm();
     this.syncAll();
     // start_secondary: kvm_register_clock (MSR write, then the line), then check_tsc_sync_target
-    this.guest.bringUp(i, () => { this.kvm.enableKvmclock(v, this.t); this.drainKvm(); this.syncAll(); });
+    this.guest.bringUp(i, () => { this.kvm.enableKvmclock(v, this.t, this.kvmclockGpa(i)); this.drainKvm(); this.syncAll(); });
   }
 
   /**
@@ -448,6 +500,8 @@ export class Machine implements GuestPort, VmmPort {
     return {
       scenario: this.s.name, seed: this.s.seed, log: this.logLines, anomalies, measurements: this.measurements,
       stats: { reads: this.observer.points, events: this.events },
+      ...(this.steps.records.length ? { steps: this.steps.records } : {}),
+      ...(this.tracepoints ? { tracepoints: this.tracepointLines() } : {}),
     };
   }
 }

@@ -8,7 +8,9 @@
 import { z } from 'zod';
 import { parseDuration, shortDuration, U64 } from './units.js';
 import { ScenarioError } from './scenario-error.js';
-import { COMMITS, resolveRuleSet, type Commit, type RuleSet } from './kvm/eras.js';
+import { COMMITS, resolveRuleSet, rulesFor, type Commit, type RuleSet } from './kvm/eras.js';
+import { CLOCK_FLAGS, MSRS, STEP_KINDS, eraLacks, expandSteps, exprNames, parseExpr, valueExpr, type MsrName, type Step } from './vmm/step-defs.js';
+import { RECIPES } from './vmm/recipes.js';
 
 const DAY = 86_400_000_000_000n;
 
@@ -207,6 +209,55 @@ const anomalyType = z.enum(ANOMALY_TYPES);
 
 const at = { at: duration };
 const vcpu = z.number().int().min(0);
+
+// ---- VMM steps at the ioctl level (sim/vmm/steps.ts; docs/vmm-steps.md) ----------------------------------------
+/** A numeric field of a step: an integer (a string of digits for 64-bit values) or "=expression" over saved values. */
+const stepValue = z.union([z.number().int().refine(Number.isSafeInteger, 'not a safe integer (write large values as strings)'), z.string().max(2000)])
+  .superRefine((v, ctx) => {
+    try { valueExpr(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+  });
+const stepName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a name: letters, digits, _');
+const stepCond = {
+  /** Taken only when this expression is not 0 (evaluated when the step runs). */
+  if: z.string().max(2000).superRefine((v, ctx) => {
+    try { parseExpr(v); } catch (e) { ctx.addIssue({ code: 'custom', message: (e as Error).message }); }
+  }).optional(),
+  /** Skipped (and recorded as such) when the era's KVM lacks the ioctl, as a VMM that probes KVM_CAP_* does. */
+  optional: z.boolean().optional(),
+};
+const msr = z.enum(Object.keys(MSRS) as [MsrName, ...MsrName[]]);
+const attr = z.literal('KVM_VCPU_TSC_OFFSET');
+const guestWrmsr = z.enum(['IA32_TSC', 'IA32_TSC_ADJUST', 'IA32_TSC_DEADLINE', 'MSR_KVM_SYSTEM_TIME', 'MSR_KVM_SYSTEM_TIME_NEW']);
+const guestRdmsr = z.enum(['IA32_TSC', 'IA32_TSC_ADJUST', 'IA32_TSC_DEADLINE']);
+const clockFlags = z.union([z.array(z.enum(Object.keys(CLOCK_FLAGS) as [keyof typeof CLOCK_FLAGS, ...(keyof typeof CLOCK_FLAGS)[]])).max(3), stepValue]);
+/** A step inside a recipe or a `steps` list: the timeline's step actions without `at`, plus `wait`. */
+export const StepSchema = z.discriminatedUnion('do', [
+  z.strictObject({ do: z.literal('KVM_CREATE_VM'), ...stepCond, host: z.string() }),
+  z.strictObject({ do: z.literal('KVM_CREATE_VCPU'), ...stepCond, pcpu: z.number().int().min(0).optional() }),
+  z.strictObject({ do: z.literal('KVM_SET_TSC_KHZ'), ...stepCond, vcpu: vcpu.optional(), khz: stepValue }),
+  z.strictObject({ do: z.literal('KVM_GET_TSC_KHZ'), ...stepCond, vcpu: vcpu.optional(), as: stepName.optional() }),
+  z.strictObject({ do: z.literal('KVM_SET_MSRS'), ...stepCond, vcpu, msr, value: stepValue }),
+  z.strictObject({ do: z.literal('KVM_GET_MSRS'), ...stepCond, vcpu, msr, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('KVM_GET_CLOCK'), ...stepCond, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('KVM_SET_CLOCK'), ...stepCond, clock: stepValue, flags: clockFlags.optional(), realtime: stepValue.optional(), host_tsc: stepValue.optional() }),
+  z.strictObject({ do: z.literal('KVM_GET_DEVICE_ATTR'), ...stepCond, vcpu, attr, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('KVM_SET_DEVICE_ATTR'), ...stepCond, vcpu, attr, value: stepValue }),
+  z.strictObject({ do: z.literal('KVM_KVMCLOCK_CTRL'), ...stepCond, vcpu }),
+  z.strictObject({ do: z.literal('KVM_RUN'), ...stepCond, vcpu: vcpu.optional() }),
+  z.strictObject({ do: z.literal('pause'), ...stepCond }),
+  z.strictObject({ do: z.literal('read-pvclock'), ...stepCond, vcpu, as: stepName }),
+  z.strictObject({ do: z.literal('let'), ...stepCond, as: stepName, value: stepValue }),
+  z.strictObject({ do: z.literal('guest-rdtsc'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: guestRdmsr, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('guest-wrmsr'), ...stepCond, vcpu, msr: guestWrmsr, value: stepValue }),
+  z.strictObject({ do: z.literal('KVM_GET_CLOCK_GUEST'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ do: z.literal('KVM_SET_CLOCK_GUEST'), ...stepCond, vcpu, pvti: stepName }),
+  z.strictObject({ do: z.literal('wait'), ...stepCond, duration: z.string().refine((d) => parseDuration(d) !== null, 'not a duration') }),
+]);
+export type StepSpec = z.output<typeof StepSchema>;
 const Event = z.discriminatedUnion('do', [
   z.strictObject({ ...at, do: z.literal('stop') }),
   z.strictObject({ ...at, do: z.literal('cont'), kvmclockCtrl: z.boolean().default(true) }),
@@ -230,6 +281,39 @@ const Event = z.discriminatedUnion('do', [
   }),
   z.strictObject({ ...at, do: z.literal('numad-migrate') }),
   z.strictObject({ ...at, do: z.literal('host-suspend'), host: z.string(), duration, tsc: z.enum(['reset', 'rewind']).default('reset'), rewind: u64.prefault('0') }),
+  z.strictObject({
+    ...at, do: z.literal('recipe'),
+    /** A built-in recipe (sim/vmm/recipes.ts) ... */
+    recipe: z.string().optional(),
+    /** ... or the steps themselves (a recipe copied and edited): steps, `wait`s, and groups {each: "vcpu", if, steps}. */
+    steps: z.array(z.unknown()).max(1000).optional(),
+    /** The recipe's parameters: $to (default: the VM's current host), $downtime (default 0s), $window (default
+     *  vm.vmm.restoreWindow). */
+    to: z.string().optional(), downtime: duration.optional(), window: duration.optional(),
+  }),
+  z.strictObject({ ...at, do: z.literal('KVM_CREATE_VM'), ...stepCond, host: z.string() }),
+  z.strictObject({ ...at, do: z.literal('KVM_CREATE_VCPU'), ...stepCond, pcpu: z.number().int().min(0).optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_SET_TSC_KHZ'), ...stepCond, vcpu: vcpu.optional(), khz: stepValue }),
+  z.strictObject({ ...at, do: z.literal('KVM_GET_TSC_KHZ'), ...stepCond, vcpu: vcpu.optional(), as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_SET_MSRS'), ...stepCond, vcpu, msr, value: stepValue }),
+  z.strictObject({ ...at, do: z.literal('KVM_GET_MSRS'), ...stepCond, vcpu, msr, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_GET_CLOCK'), ...stepCond, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_SET_CLOCK'), ...stepCond, clock: stepValue, flags: clockFlags.optional(), realtime: stepValue.optional(), host_tsc: stepValue.optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_GET_DEVICE_ATTR'), ...stepCond, vcpu, attr, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_SET_DEVICE_ATTR'), ...stepCond, vcpu, attr, value: stepValue }),
+  z.strictObject({ ...at, do: z.literal('KVM_KVMCLOCK_CTRL'), ...stepCond, vcpu }),
+  z.strictObject({ ...at, do: z.literal('KVM_RUN'), ...stepCond, vcpu: vcpu.optional() }),
+  z.strictObject({ ...at, do: z.literal('pause'), ...stepCond }),
+  z.strictObject({ ...at, do: z.literal('read-pvclock'), ...stepCond, vcpu, as: stepName }),
+  z.strictObject({ ...at, do: z.literal('let'), ...stepCond, as: stepName, value: stepValue }),
+  z.strictObject({ ...at, do: z.literal('guest-rdtsc'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-rdmsr'), ...stepCond, vcpu, msr: guestRdmsr, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-kvmclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-clock_gettime'), ...stepCond, vcpu, clock: z.enum(['CLOCK_MONOTONIC', 'CLOCK_REALTIME']), as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-wallclock'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('guest-wrmsr'), ...stepCond, vcpu, msr: guestWrmsr, value: stepValue }),
+  z.strictObject({ ...at, do: z.literal('KVM_GET_CLOCK_GUEST'), ...stepCond, vcpu, as: stepName.optional() }),
+  z.strictObject({ ...at, do: z.literal('KVM_SET_CLOCK_GUEST'), ...stepCond, vcpu, pvti: stepName }),
   z.strictObject({
     ...at, do: z.literal('wrmsr'), vcpu, msr: z.enum(['IA32_TSC', 'IA32_TSC_ADJUST']),
     value: int64(-(1n << 63n), (1n << 64n) - 1n, 'an MSR value (-2^63..2^64-1)').optional(),
@@ -276,6 +360,12 @@ export type GuestSpec = Scenario['vm']['guest'];
 export type ScenarioEvent = Scenario['events'][number];
 
 export { ScenarioError } from './scenario-error.js';
+
+/** A recipe event's parameters: $to (the VM's host when the recipe starts, unless given), $downtime, $window. */
+export function recipeParams(s: Scenario, e: { to?: string; downtime?: bigint; window?: bigint }, host: string): Record<string, string> {
+  return { to: e.to ?? host, downtime: `${e.downtime ?? 0n}ns`, window: `${e.window ?? s.vm.vmm.restoreWindow}ns` };
+}
+const stepDo = (raw: unknown) => (raw && typeof raw === 'object' && 'do' in raw ? `: ${String((raw as { do: unknown }).do)}` : '');
 
 type Path = (string | number)[];
 /** A problem's path as written in the file: `events[2].vcpu`; a key that is not a plain name is quoted, so that a
@@ -434,6 +524,56 @@ function check(s: Scenario, lim: Limits): Problem[] {
   let last = 0n;
   const tsc = new Map(s.hosts.map((h) => [h.name, { base: (h.uptime * BigInt(h.tscKhz)) / 1_000_000n + (h.skew[0] ?? 0n), epoch: 0n }]));
   let scheduled = BigInt(s.events.length), churnSteps = 0n, biggest = { i: -1, n: 0n };
+  // the VMM steps: the KVM instance's vCPUs (0 after KVM_CREATE_VM), whether the VM runs (null: depends on a
+  // condition), the names saved so far, the era
+  const rules = rulesFor(s.vm.kvm.rules, s.vm.kvm.commits);
+  let kvmVcpus = s.vm.vcpus;
+  let running: boolean | null = true;
+  const names = new Set<string>();
+  const checkStep = (st: StepSpec, p: string) => {
+    const lacks = eraLacks(rules, st as Step);
+    if (lacks && !st.optional) problem(p, `${lacks} (the scenario's rule set; add "optional": true to skip it there, as a VMM that probes does)`);
+    const refs = new Set<string>();
+    try {
+      if (st.if !== undefined) exprNames(parseExpr(st.if), refs);
+      for (const k of ['khz', 'value', 'clock', 'flags', 'realtime', 'host_tsc'] as const) {
+        const v = (st as Record<string, unknown>)[k];
+        if (typeof v === 'string' || typeof v === 'number') { const n = valueExpr(v); if (n) exprNames(n, refs); }
+      }
+    } catch { /* the schema reported it */ }
+    if (st.do === 'KVM_SET_CLOCK_GUEST') refs.add(st.pvti);
+    for (const r of refs) if (!names.has(r)) problem(p, `"${r}" is not saved by any earlier step (an "as" names what a step read)`);
+    if ('as' in st && st.as) names.add(st.as);
+    if ('vcpu' in st && st.vcpu !== undefined && st.vcpu >= kvmVcpus) problem(`${p}.vcpu`, `${st.vcpu} is not a vCPU of this VM (it has ${kvmVcpus} now)`);
+    const conditional = st.if !== undefined;
+    switch (st.do) {
+      case 'KVM_CREATE_VM': {
+        const h = hosts.get(st.host);
+        if (!h) { problem(`${p}.host`, `"${st.host}" is not a host`); break; }
+        if (running === true) problem(p, 'KVM_CREATE_VM while the VM runs: pause it (or stop) first');
+        cur = h;
+        kvmVcpus = 0;
+        break;
+      }
+      case 'KVM_CREATE_VCPU':
+        if (kvmVcpus >= vcpus) problem(p, `the VM already has its ${vcpus} vCPUs (a new CPU for the guest is the hot-add action)`);
+        if (st.pcpu !== undefined) checkPcpu(st.pcpu, cur, p);
+        kvmVcpus++;
+        break;
+      case 'KVM_RUN':
+        if (kvmVcpus !== vcpus) problem(p, `KVM_RUN with ${kvmVcpus} of the guest's ${vcpus} vCPUs created`);
+        running = conditional && running !== true ? null : true;
+        break;
+      case 'pause': running = conditional && running !== false ? null : false; break;
+      case 'wait':
+        if (kvmVcpus !== vcpus) problem(p, `time passes while the VM has ${kvmVcpus} of its ${vcpus} vCPUs: create them first`);
+        break;
+      default: break;
+    }
+  };
+  const checkPcpu = (pc: number, h: HostSpec | undefined, p: string) => {
+    if (h && pc >= h.pcpus) problem(`${p}.pcpu`, `${pc} is not a pCPU of ${h.name} (it has ${h.pcpus})`);
+  };
   s.events.forEach((e, i) => {
     const p = `events[${i}]`;
     if (e.at < last) problem(`${p}.at`, `events must be in time order (${e.at} ns is before the previous event)`);
@@ -459,6 +599,7 @@ function check(s: Scenario, lim: Limits): Problem[] {
         break;
       }
       case 'hot-add':
+        kvmVcpus++;
         if (vcpus >= maxVcpus) problem(p, `${s.vm.name} already has its maximum of ${maxVcpus} vCPUs`);
         if (e.pcpu !== undefined) checkPcpu(e.pcpu);
         vcpus++;
@@ -501,7 +642,31 @@ function check(s: Scenario, lim: Limits): Problem[] {
         if (!cur?.ksm) problem(p, `numad-migrate needs KSM on ${cur?.name ?? 'the host'} (hosts[].ksm)`);
         scheduled += BigInt(vcpus);
         break;
+      case 'stop': running = false; break;
+      case 'cont': running = true; break;
+      case 'recipe': {
+        if (s.vm.hypervisor === 'xen') { problem(p, 'VMM steps and recipes drive KVM: this VM runs on Xen'); break; }
+        if ((e.recipe === undefined) === (e.steps === undefined)) { problem(p, 'a recipe needs exactly one of "recipe" (a built-in name) and "steps"'); break; }
+        if (e.recipe !== undefined && !RECIPES[e.recipe]) { problem(`${p}.recipe`, `no recipe "${e.recipe}" (${Object.keys(RECIPES).join(', ')})`); break; }
+        if (e.to !== undefined && !hosts.has(e.to)) { problem(`${p}.to`, `"${e.to}" is not a host`); break; }
+        const template = e.recipe !== undefined ? RECIPES[e.recipe].steps : e.steps!;
+        const expanded = expandSteps(template, recipeParams(s, e, cur?.name ?? ''), vcpus);
+        for (const [j, raw] of expanded.entries()) {
+          const r = StepSchema.safeParse(raw);
+          const where = e.recipe !== undefined ? `${p} (recipe ${e.recipe}, step ${j + 1}${stepDo(raw)})` : `${p}.steps (step ${j + 1}${stepDo(raw)})`;
+          if (!r.success) { for (const iss of r.error.issues) problem(`${where}${iss.path.length ? `.${fmtPath(iss.path)}` : ''}`, iss.message); continue; }
+          checkStep(r.data, where);
+        }
+        if (kvmVcpus !== vcpus) problem(p, `the recipe ends with ${kvmVcpus} of the VM's ${vcpus} vCPUs created`);
+        break;
+      }
       default:
+        if ((STEP_KINDS as readonly string[]).includes(e.do)) {
+          if (s.vm.hypervisor === 'xen') { problem(p, 'VMM steps and recipes drive KVM: this VM runs on Xen'); break; }
+          checkStep(e as unknown as StepSpec, p);
+          if (kvmVcpus !== vcpus) problem(p, `${e.do} leaves the VM with ${kvmVcpus} of its ${vcpus} vCPUs until the next event: `
+            + 'create the VM and its vCPUs in one {"do": "recipe", "steps": [...]} event');
+        }
         break;
     }
   });

@@ -1,5 +1,6 @@
 // What a run produces: the log the guest (and host, VMM) printed, the
 // structured anomalies, and named measurements.
+import type { StepRecord } from './vmm/step-defs.js';
 
 /** The guest clocks the observer judges (hv-reference: the Hyper-V reference time, 100 ns units). */
 export type SimClock = 'tsc' | 'kvmclock' | 'sched_clock' | 'monotonic' | 'hv-reference';
@@ -47,4 +48,8 @@ export interface RunResult {
   measurements: Record<string, bigint>;
   /** Periodic reads the Wasm loop did, and simulated events handled. */
   stats: { reads: bigint; events: number };
+  /** The VMM steps taken (sim/vmm/steps.ts): arguments, what KVM returned or its errno (present when any ran). */
+  steps?: StepRecord[];
+  /** KVM's tracepoints as `trace-cmd report` prints them (present when tracing was on: `tsclab run --tracepoints`). */
+  tracepoints?: string[];
 }

@@ -6,6 +6,7 @@ import { compareLog } from '../tools/real-log.js';
 import { loadBuiltin, builtinNames } from '../sim/scenarios.js';
 import { runScenario } from '../sim/machine.js';
 import type { LogLine } from '../sim/types.js';
+import { execFileSync } from 'node:child_process';
 
 const g = (stamp: bigint, text: string): LogLine => ({ t: stamp, source: 'guest', stamp, text });
 
@@ -57,6 +58,16 @@ test('only the seeds carry a real log, and each of its lines has a printk stamp'
     const s = loadBuiltin(name);
     for (const line of s.log ?? []) assert.match(line, /^\[\s*\d+\.\d{6}\] /, `${name}: ${line}`);
     if (!name.startsWith('seed-')) assert.is(s.log, undefined, name);
+  }
+});
+
+test('npm start prints seed 000\'s real lines beside the replay\'s', () => {
+  const out = execFileSync(process.execPath, ['dist/cli/main.js', 'start', 'seed-000-tsc-adjust-hotplug'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const lines = out.split('\n').map((l) => l.trim());
+  for (const real of loadBuiltin('seed-000-tsc-adjust-hotplug').log!) {
+    const i = lines.indexOf(`real   ${real}`);
+    assert.ok(i >= 0, `start prints ${real}`);
+    assert.match(lines[i + 1], /^replay \[\s*\d+\.\d{6}\] /, lines[i + 1]);
   }
 });
 

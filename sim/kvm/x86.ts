@@ -57,7 +57,21 @@ export interface KvmVcpu {
   masterclockReason: string;
   /** What the last page update under the masterclock was computed from (kvm_guest_time_update's inputs). */
   lastUpdateKey?: (bigint | number | boolean)[] | null;
+  /** The LAPIC timer in TSC-deadline mode: IA32_TSC_DEADLINE (0: disarmed), expiries delivered, one pending. */
+  tscDeadline?: bigint;
+  deadlineFired?: number;
+  deadlinePending?: boolean;
+  /** Bumped at each write: an hrtimer armed by an earlier write is cancelled. */
+  deadlineGen?: number;
 }
+
+/** One KVM tracepoint as it fired: its name and its TP_fast_assign fields (sim/kvm/trace.ts prints them). */
+export type KvmTrace =
+  | { name: 'kvm_write_tsc_offset'; vcpu: number; prev: bigint; next: bigint }
+  | { name: 'kvm_track_tsc'; vcpu: number; nrMatched: number; online: number; masterclock: boolean; hostClock: string }
+  | { name: 'kvm_update_master_clock'; masterclock: boolean; hostClock: string; offsetMatched: boolean }
+  | { name: 'kvm_pvclock_update'; vcpu: number; version: number; tscTimestamp: bigint; systemTime: bigint; mul: number; shift: number; flags: number }
+  | { name: 'kvm_msr'; vcpu: number; write: boolean; msr: number; data: bigint };
 
 export type KvmEvent =
   | { kind: 'masterclock'; on: boolean; reason: string }
@@ -82,6 +96,8 @@ export class Kvm {
   masterCycleNow = 0n;
   kvmclockOffset: bigint;
   backwardsTscObserved = false;
+  /** ka->boot_vcpu_runs_old_kvmclock: vCPU 0's guest last enabled kvmclock through the old MSR (no masterclock then). */
+  bootVcpuRunsOldKvmclock = false;
   /** Whether the last page written carried PVCLOCK_TSC_STABLE_BIT. */
   lastStable = false;
   /** The Hyper-V reference TSC page (arch/x86/kvm/hyperv.c): sequence 0 = invalid. */
@@ -96,6 +112,8 @@ export class Kvm {
   /** Runs fn at host time t (the host's workqueue; the machine wires it to its timeline). */
   defer: (t: bigint, fn: (t: bigint) => void) => void = (t, fn) => fn(t);
   readonly events: { t: bigint; e: KvmEvent }[] = [];
+  /** With tracing on (the machine sets it): called for every tracepoint KVM fires, in order. */
+  tracer: ((t: bigint, e: KvmTrace) => void) | null = null;
 
   constructor(readonly k: Kernel, readonly host: Host, rules: RuleSet | Rules, t: bigint,
               commits: Partial<Record<Commit, boolean>> = {}) {
@@ -106,6 +124,18 @@ export class Kvm {
   }
 
   get online(): number { return this.vcpus.length; }
+
+  /** Records a tracepoint (only with tracing on). */
+  tp(t: bigint, e: KvmTrace): void { this.tracer?.(t, e); }
+
+  /** kvm_vcpu_write_tsc_offset: the L1 offset changes (trace_kvm_write_tsc_offset(vcpu_id, l1_tsc_offset, l1_offset)). */
+  private writeOffset(v: KvmVcpu, next: bigint, t: bigint): void {
+    this.tp(t, { name: 'kvm_write_tsc_offset', vcpu: v.id, prev: v.offset, next });
+    v.offset = next;
+  }
+
+  /** The host's vclock_mode as pvclock_gtod_data holds it: the TSC, or none for another clocksource. */
+  private get hostClock(): string { return this.host.tscClocksource ? 'tsc' : this.host.clocksource === 'hpet' ? 'hpet' : 'none'; }
   private get defaultRatio(): bigint { return 1n << BigInt(this.host.fracBits); }
   has(c: Commit): boolean { return this.rules.commits[c]; }
 
@@ -195,7 +225,7 @@ export class Kvm {
       this.lastTscWrite = data;
       this.lastTscOffset = offset;
       this.lastTscKhz = v.virtualTscKhz;
-      v.offset = offset;
+      this.writeOffset(v, offset, t);
       v.thisTscNsec = ns; // vcpu->arch.last_tsc_nsec/write: compute_guest_tsc's base
       v.thisTscWrite = data;
       v.lastGuestTsc = data;
@@ -241,7 +271,7 @@ export class Kvm {
     this.lastTscKhz = v.virtualTscKhz;
     this.lastTscOffset = offset;
     v.lastGuestTsc = data;
-    v.offset = offset;
+    this.writeOffset(v, offset, t);
     if (!matched) {
       this.curTscGeneration++;
       this.curTscNsec = ns;
@@ -263,7 +293,7 @@ export class Kvm {
 
   /** Whether the masterclock may be used now (pvclock_update_vm_gtod_copy). */
   private masterclockPossible(): boolean {
-    if (!this.rules.masterclock || !this.host.tscClocksource || this.backwardsTscObserved) return false;
+    if (!this.rules.masterclock || !this.host.tscClocksource || this.backwardsTscObserved || this.bootVcpuRunsOldKvmclock) return false;
     // the Woodhouse series: all vCPUs at one frequency is enough; offsets may differ
     if (this.rules.proposed) return this.vcpus.every((w) => w.ratio === this.vcpus[0].ratio && w.virtualTscKhz === this.vcpus[0].virtualTscKhz);
     return this.vcpusMatched();
@@ -276,6 +306,8 @@ export class Kvm {
     const want = this.rules.trackMatching === 'eager'
       ? could || this.useMasterClock
       : (this.useMasterClock && newGeneration) || this.useMasterClock !== could;
+    this.tp(t, { name: 'kvm_track_tsc', vcpu: v.id, nrMatched: this.nrVcpusMatchedTsc, online: this.online, masterclock: this.useMasterClock,
+      hostClock: this.hostClock });
     if (!want) return;
     v.masterclockUpdatePending = true;
     v.masterclockReason = newGeneration ? 'new TSC generation' : 'vCPUs matched';
@@ -289,6 +321,7 @@ export class Kvm {
       this.updateMasterclock(t, v.masterclockReason);
     }
     if (v.clockUpdatePending) this.guestTimeUpdate(v, t);
+    if (v.deadlinePending) this.deliverDeadline(v);
   }
 
   /**
@@ -308,6 +341,9 @@ export class Kvm {
       this.masterKernelNs = this.baseNs(t);
       this.masterCycleNow = this.host.tsc(0, t);
     }
+    if (this.rules.masterclock) {
+      this.tp(t, { name: 'kvm_update_master_clock', masterclock: this.useMasterClock, hostClock: this.hostClock, offsetMatched: this.vcpusMatched() });
+    }
     if (was !== this.useMasterClock) this.events.push({ t, e: { kind: 'masterclock', on: this.useMasterClock, reason: this.masterclockWhy(reason) } });
   }
 
@@ -316,6 +352,7 @@ export class Kvm {
     if (this.useMasterClock) return `${request}: every vCPU in one TSC generation`;
     if (!this.host.tscClocksource) return `${request}: the host clocksource is not the TSC`;
     if (this.backwardsTscObserved) return `${request}: backwards TSC observed`;
+    if (this.bootVcpuRunsOldKvmclock) return `${request}: vCPU 0 runs the old kvmclock MSR`;
     if (this.rules.proposed) return `${request}: the vCPUs' TSC frequencies differ`;
     return `${request}: nr_vcpus_matched_tsc + 1 != online_vcpus (${this.nrVcpusMatchedTsc + 1} of ${this.online})`;
   }
@@ -356,6 +393,7 @@ export class Kvm {
       && key && key[0] === this.masterCycleNow && key[1] === this.masterKernelNs && key[2] === this.kvmclockOffset
       && key[3] === v.offset && key[4] === v.ratio && key[5] === this.host.khz && key[6] === this.host.fracBits && key[7] === this.hvHostChanged) {
       v.page.version = (v.page.version + 2) >>> 0;
+      this.tpPvclock(v, t);
       return;
     }
     v.lastUpdateKey = null;
@@ -367,7 +405,7 @@ export class Kvm {
       const tsc = this.k.computeGuestTsc(kernelNs, { thisTscNsec: v.thisTscNsec, thisTscWrite: v.thisTscWrite,
         virtualTscMult: v.virtualTscMult, virtualTscShift: v.virtualTscShift });
       if (tsc > tscTimestamp) {
-        v.offset = u64(v.offset + (tsc - tscTimestamp)); // adjust_tsc_offset_guest
+        this.writeOffset(v, u64(v.offset + (tsc - tscTimestamp)), t); // adjust_tsc_offset_guest
         tscTimestamp = tsc;
       }
     }
@@ -393,10 +431,18 @@ export class Kvm {
     // the guest-visible GUEST_STOPPED stays until the guest clears it
     v.page.flags = flags | (v.page.flags & PVCLOCK_GUEST_STOPPED);
     v.page.version = (v.page.version + 2) >>> 0;
+    this.tpPvclock(v, t);
     if (v.id === 0) this.hvSetupTscPage();
     if (this.useMasterClock) {
       v.lastUpdateKey = [this.masterCycleNow, this.masterKernelNs, this.kvmclockOffset, v.offset, v.ratio, this.host.khz, this.host.fracBits, this.hvHostChanged];
     }
+  }
+
+  /** trace_kvm_pvclock_update(v->vcpu_id, &vcpu->hv_clock) after kvm_setup_guest_pvclock wrote the page. */
+  private tpPvclock(v: KvmVcpu, t: bigint): void {
+    const p = v.page;
+    this.tp(t, { name: 'kvm_pvclock_update', vcpu: v.id, version: p.version, tscTimestamp: p.tscTimestamp, systemTime: p.systemTime,
+      mul: p.tscToSystemMul, shift: p.tscShift, flags: p.flags });
   }
 
   /** kvm_hv_setup_tsc_page from vCPU 0's clock (sim/kvm/hyperv.ts). */
@@ -476,6 +522,8 @@ export class Kvm {
 
   /** WRMSR from the guest or from userspace (host-initiated), in kvm_set_msr_common. */
   writeMsr(v: KvmVcpu, msr: 'IA32_TSC' | 'IA32_TSC_ADJUST', value: bigint, hostInitiated: boolean, t: bigint): void {
+    // the guest's WRMSR exit (kvm_emulate_wrmsr): trace_kvm_msr_write; userspace's KVM_SET_MSRS is not traced
+    if (!hostInitiated) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: msr === 'IA32_TSC' ? 0x10 : 0x3b, data: u64(value) });
     if (msr === 'IA32_TSC') {
       if (hostInitiated) { this.synchronizeTsc(v, u64(value), t); return; }
       const before = v.offset;
@@ -484,7 +532,7 @@ export class Kvm {
         // 0c899c25d754: the offset moves by the difference; no matching and no KVM_REQ_CLOCK_UPDATE, so the
         // vCPU's page keeps the old tsc_timestamp until its next update
         const adj = u64(this.computeL1TscOffset(v, u64(value), t) - v.offset);
-        v.offset = u64(v.offset + adj);
+        this.writeOffset(v, u64(v.offset + adj), t);
       }
       v.tscAdjust = s64(v.tscAdjust + (v.offset - before));
       return;
@@ -492,7 +540,7 @@ export class Kvm {
     if (!this.rules.tscAdjustMsr) return; // not emulated: the guest's CPUID never offered it
     if (!hostInitiated) {
       const adj = s64(value) - v.tscAdjust;
-      v.offset = u64(v.offset + adj); // adjust_tsc_offset_guest
+      this.writeOffset(v, u64(v.offset + adj), t); // adjust_tsc_offset_guest
       if (this.has('d9130a2dfdd4')) this.requestClockUpdate(v, t);
     }
     v.tscAdjust = s64(value);
@@ -504,9 +552,123 @@ export class Kvm {
   }
 
   /** The guest writes MSR_KVM_SYSTEM_TIME_NEW on vCPU v (kvm_write_system_time): a global clock update. */
-  enableKvmclock(v: KvmVcpu, t: bigint): void {
+  enableKvmclock(v: KvmVcpu, t: bigint, gpa?: bigint): void {
+    if (gpa !== undefined) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: 0x4b564d01, data: gpa | 1n });
     v.kvmclockEnabled = true;
     this.globalClockUpdate(v, t);
+  }
+
+  /**
+   * Userspace writes MSR_KVM_SYSTEM_TIME(_NEW) (KVM_SET_MSRS, host-initiated: kvm_write_system_time): the page is
+   * (de)activated by bit 0 and KVM_REQ_GLOBAL_CLOCK_UPDATE is made, as for the guest's own write.
+   */
+  writeSystemTime(v: KvmVcpu, value: bigint, t: bigint): void {
+    v.kvmclockEnabled = (value & 1n) === 1n;
+    this.globalClockUpdate(v, t);
+  }
+
+  /** The wall clock page (struct pvclock_wall_clock) in guest memory, where the last MSR_KVM_WALL_CLOCK(_NEW) write put it. */
+  wallClock = { version: 0, sec: 0, nsec: 0 };
+
+  /**
+   * kvm_write_wall_clock (an MSR_KVM_WALL_CLOCK(_NEW) write, by the guest or by userspace): the wall time at which
+   * kvmclock was 0 -- ktime_get_real_ns() - get_kvmclock_ns(kvm) -- as sec (u32: "overflow in 2106") and nsec, inside
+   * a version bump (an odd version is made even first).
+   */
+  writeWallClock(v: KvmVcpu, gpa: bigint, hostInitiated: boolean, t: bigint, wallNs: bigint): void {
+    if (!hostInitiated) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: 0x4b564d00, data: gpa });
+    let version = this.wallClock.version;
+    if (version & 1) version++;
+    version = (version + 1) >>> 0;
+    const epoch = u64(wallNs - this.kvmclockNs(t));
+    const sec = Number((epoch / NSEC_PER_SEC) & 0xffffffffn), nsec = Number(epoch % NSEC_PER_SEC);
+    this.wallClock = { version: (version + 1) >>> 0, sec, nsec };
+  }
+
+  /**
+   * The guest writes MSR_KVM_SYSTEM_TIME (old) or MSR_KVM_SYSTEM_TIME_NEW (kvm_write_system_time, guest-initiated):
+   * vCPU 0 switching between the two makes KVM_REQ_MASTERCLOCK_UPDATE (the old MSR forbids the masterclock), then
+   * the page's enable bit and KVM_REQ_GLOBAL_CLOCK_UPDATE. The guest is in KVM: the requests are served at its re-entry.
+   */
+  guestWriteSystemTime(v: KvmVcpu, value: bigint, oldMsr: boolean, t: bigint): void {
+    this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: oldMsr ? 0x12 : 0x4b564d01, data: u64(value) });
+    if (v.id === 0 && this.rules.masterclock) {
+      if (this.bootVcpuRunsOldKvmclock !== oldMsr) {
+        v.masterclockUpdatePending = true;
+        v.masterclockReason = `vCPU 0 switched to the ${oldMsr ? 'old' : 'new'} kvmclock MSR`;
+      }
+      this.bootVcpuRunsOldKvmclock = oldMsr;
+    }
+    this.writeSystemTime(v, value, t);
+    if (v.running) this.serveRequests(v, t);
+  }
+
+  /** The pvclock page KVM computes for v at the masterclock's reference point (kvm_guest_time_update's inputs). */
+  private masterPage(v: KvmVcpu): Required<PvclockTimeInfo> {
+    let tgtKhz = this.host.khz;
+    if (this.host.hasTscControl) tgtKhz = Number(this.k.kvmScaleTsc(BigInt(tgtKhz), v.ratio, this.host.fracBits)) || 1;
+    const { shift, mul } = this.k.kvmGetTimeScale(NSEC_PER_SEC, BigInt(tgtKhz) * 1000n);
+    return { version: v.page.version, tscTimestamp: this.k.kvmReadL1Tsc(this.masterCycleNow, v.ratio, v.offset, this.host.fracBits),
+      systemTime: u64(this.masterKernelNs + this.kvmclockOffset), tscToSystemMul: mul, tscShift: shift,
+      flags: this.stableBit(v) ? PVCLOCK_TSC_STABLE_BIT : 0 };
+  }
+
+  /** KVM_GET_CLOCK_GUEST (the Woodhouse series, proposed-2026): v's PV time info, only under the masterclock. */
+  getClockGuest(v: KvmVcpu): Required<PvclockTimeInfo> {
+    if (!this.rules.proposed) throw new Error(`KVM_GET_CLOCK_GUEST: -ENOTTY (KVM ${this.rules.name} lacks it)`);
+    if (!this.useMasterClock) throw new Error('KVM_GET_CLOCK_GUEST: no masterclock, the KVM clock is not a function of the guest TSC (-EINVAL)');
+    return this.masterPage(v);
+  }
+
+  /**
+   * KVM_SET_CLOCK_GUEST (proposed-2026): a new reference point (as kvm_update_masterclock), the guest TSC then through
+   * the user's pvclock (the intended clock) and through KVM's own (the actual one): kvmclock_offset takes the
+   * difference; every vCPU's page is rewritten.
+   */
+  setClockGuest(v: KvmVcpu, pvti: PvclockTimeInfo, t: bigint): void {
+    if (!this.rules.proposed) throw new Error(`KVM_SET_CLOCK_GUEST: -ENOTTY (KVM ${this.rules.name} lacks it)`);
+    if (!this.useMasterClock) throw new Error('KVM_SET_CLOCK_GUEST: no masterclock (-EINVAL)');
+    this.pvclockUpdateVmGtodCopy(t, 'KVM_SET_CLOCK_GUEST');
+    if (!this.useMasterClock) throw new Error('KVM_SET_CLOCK_GUEST: no masterclock (-EINVAL)');
+    const page = this.masterPage(v);
+    const intended = this.k.pvclockReadCycles(pvti, page.tscTimestamp);
+    const actual = this.k.pvclockReadCycles(page, page.tscTimestamp);
+    this.kvmclockOffset = u64(this.kvmclockOffset + (intended - actual));
+    for (const w of this.vcpus) this.requestClockUpdate(w, t);
+  }
+
+  /**
+   * IA32_TSC_DEADLINE (kvm_set_lapic_tscdeadline_msr, guest or userspace): 0 disarms; a deadline at or below the
+   * guest TSC now expires at once; else start_sw_tscdeadline arms an hrtimer for (deadline - guest TSC) at
+   * virtual_tsc_khz from now, in host time -- a later change of the guest's TSC (an offset write, a restore) does not
+   * move it, so the timer then fires early or late against the guest's TSC. The expiry is delivered when the vCPU
+   * is in the guest (at once, or at its next entry), and the MSR then reads 0 (the one-shot deadline is consumed).
+   */
+  writeTscDeadline(v: KvmVcpu, value: bigint, hostInitiated: boolean, t: bigint): void {
+    if (!hostInitiated) this.tp(t, { name: 'kvm_msr', vcpu: v.id, write: true, msr: 0x6e0, data: u64(value) });
+    const gen = (v.deadlineGen ?? 0) + 1;
+    v.deadlineGen = gen;
+    v.deadlinePending = false;
+    v.tscDeadline = u64(value);
+    if (value === 0n) return;
+    const guestTsc = this.l1Tsc(v, t);
+    if (value <= guestTsc) { this.deadlineExpired(v, t); return; }
+    const ns = ((value - guestTsc) * 1_000_000n) / BigInt(v.virtualTscKhz || this.host.khz);
+    this.defer(t + ns, (now) => { if (v.deadlineGen === gen) this.deadlineExpired(v, now); });
+  }
+
+  private deadlineExpired(v: KvmVcpu, t: bigint): void {
+    v.deadlinePending = true;
+    if (v.running) this.deliverDeadline(v);
+    void t;
+  }
+
+  /** kvm_apic_inject_pending_timer_irqs: the interrupt goes in and the deadline is consumed. */
+  private deliverDeadline(v: KvmVcpu): void {
+    if (!v.deadlinePending) return;
+    v.deadlinePending = false;
+    v.deadlineFired = (v.deadlineFired ?? 0) + 1;
+    v.tscDeadline = 0n;
   }
 
   /** KVM_KVMCLOCK_CTRL: tell the guest it was stopped (PVCLOCK_GUEST_STOPPED). */
@@ -529,7 +691,7 @@ export class Kvm {
       const first = v.pcpu === -1;
       v.pcpu = p;
       if (this.host.tscUnstable) {
-        v.offset = this.computeL1TscOffset(v, v.lastGuestTsc, t);
+        this.writeOffset(v, this.computeL1TscOffset(v, v.lastGuestTsc, t), t);
         if (this.has('c285545f813d')) v.tscCatchup = true;
       }
       if (!this.useMasterClock || first) this.globalClockUpdate(v, t);
@@ -559,7 +721,7 @@ export class Kvm {
     this.backwardsTscObserved = true;
     for (const v of this.vcpus) {
       // tsc_offset_adjustment, applied through adjust_tsc_offset_host (scaled by the L1 ratio)
-      v.offset = u64(v.offset + this.k.kvmScaleTsc(delta, v.ratio, this.host.fracBits));
+      this.writeOffset(v, u64(v.offset + this.k.kvmScaleTsc(delta, v.ratio, this.host.fracBits)), t);
       v.lastHostTsc = local;
     }
     this.lastTscNsec = 0n;

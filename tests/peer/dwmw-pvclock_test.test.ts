@@ -7,8 +7,9 @@
 // the measurement kvm.stableBit (the rule of the series, 21/34: use_master_clock and every vCPU's offset equal), and
 // vCPU 1's own page is read through the guest's port (Machine.readOne). vCPU 1's offset comes from a guest
 // WRMSR(IA32_TSC_ADJUST, 12345678) -- the offset moves by exactly that -- in place of KVM_VCPU_TSC_OFFSET, which
-// tsclab has no action for. Not expressible: the main loop's KVM_SET_CLOCK_GUEST correction (+-2 ns), case 3
-// (per-vCPU KVM_SET_TSC_KHZ mid-run, GET_CLOCK_GUEST's EINVAL) and test_clock_guest_with_offsets (docs/peer-tests.md).
+// tsclab had no action for when this port was written. The main loop's KVM_SET_CLOCK_GUEST correction (+-2 ns), case 3
+// (GET_CLOCK_GUEST's EINVAL) and test_clock_guest_with_offsets are ported with issue 13's steps in
+// dwmw-pvclock_test-clock_guest.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { patch, run, runTo, withEvents, churn, type Raw } from './support.js';
