@@ -13,6 +13,7 @@ import { calcCommand } from './calc.js';
 import { fuzzCommand } from './fuzz.js';
 import { campaignCommand, workerCommand } from './queue.js';
 import { convertCommand } from './convert-command.js';
+import { compareCommand } from './compare-command.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
 import type { Scenario } from '../sim/scenario.js';
 import type { Machine } from '../sim/machine.js';
@@ -197,6 +198,7 @@ export function program(): Command {
   p.addCommand(workerCommand((c) => { code = c; }));
   p.addCommand(campaignCommand((c) => { code = c; }));
   p.addCommand(convertCommand((c) => { code = c; }));
+  p.addCommand(compareCommand((c) => { code = c; }));
   p.command('report').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
     .description('a self-contained HTML page: each vCPU\'s clocks minus real time, events and anomalies marked')
     .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')
