@@ -150,18 +150,46 @@ export function kvmScaleTscBatch(tsc: usize, out: usize, n: u32, ratio: u64, fra
   }
 }
 
-/** out[i] = clocksource_cyc2ns(cycles[i], mult, shift). */
+/** The SIMD steps of clocksourceCyc2nsBatch (4 samples each), the shift a constant when inlined with one. */
+// @ts-ignore: decorator
+@inline function cyc2nsLoop(cycles: usize, out: usize, n: u32, mult: u32, s: i32): u32 {
+  const m = i32x4.splat(<i32>mult), m0m = i32x4(0, <i32>mult, 0, <i32>mult);
+  let i: u32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const p = <usize>i << 3;
+    const v0 = v128.load(cycles + p), v1 = v128.load(cycles + p, 16);
+    const lo = lanesLo(v0, v1);
+    v128.store(out + p, i64x2.shr_u(mulU64U32Wrapx2(v0, lo, false, m, m0m), s));
+    v128.store(out + p, i64x2.shr_u(mulU64U32Wrapx2(v1, lo, true, m, m0m), s), 16);
+  }
+  return i;
+}
+
+/**
+ * out[i] = clocksource_cyc2ns(cycles[i], mult, shift). In the SIMD build the shift is made a constant of its loop
+ * (V8 otherwise rebuilds a variable vector shift's count every step: a third of the loop) for the shifts real
+ * clocksources register with -- clocks_calc_mult_shift gives 21..24 for 64-bit counters (tsc, kvm-clock) and up to
+ * 32 for 24- and 32-bit ones (acpi_pm, hpet) at rates from 1 MHz to 10 GHz -- and stays variable for the rest
+ * (jiffies' 8, ...).
+ */
 export function clocksourceCyc2nsBatch(cycles: usize, out: usize, n: u32, mult: u32, shift: u32): void {
   let i: u32 = 0;
   if (ASC_FEATURE_SIMD) {
-    const m = i32x4.splat(<i32>mult), m0m = i32x4(0, <i32>mult, 0, <i32>mult);
-    const s = <i32>shift;
-    for (; i + 4 <= n; i += 4) {
-      const p = <usize>i << 3;
-      const v0 = v128.load(cycles + p), v1 = v128.load(cycles + p, 16);
-      const lo = lanesLo(v0, v1);
-      v128.store(out + p, i64x2.shr_u(mulU64U32Wrapx2(v0, lo, false, m, m0m), s));
-      v128.store(out + p, i64x2.shr_u(mulU64U32Wrapx2(v1, lo, true, m, m0m), s), 16);
+    switch (shift) {
+      case 20: i = cyc2nsLoop(cycles, out, n, mult, 20); break;
+      case 21: i = cyc2nsLoop(cycles, out, n, mult, 21); break;
+      case 22: i = cyc2nsLoop(cycles, out, n, mult, 22); break;
+      case 23: i = cyc2nsLoop(cycles, out, n, mult, 23); break;
+      case 24: i = cyc2nsLoop(cycles, out, n, mult, 24); break;
+      case 25: i = cyc2nsLoop(cycles, out, n, mult, 25); break;
+      case 26: i = cyc2nsLoop(cycles, out, n, mult, 26); break;
+      case 27: i = cyc2nsLoop(cycles, out, n, mult, 27); break;
+      case 28: i = cyc2nsLoop(cycles, out, n, mult, 28); break;
+      case 29: i = cyc2nsLoop(cycles, out, n, mult, 29); break;
+      case 30: i = cyc2nsLoop(cycles, out, n, mult, 30); break;
+      case 31: i = cyc2nsLoop(cycles, out, n, mult, 31); break;
+      case 32: i = cyc2nsLoop(cycles, out, n, mult, 32); break;
+      default: i = cyc2nsLoop(cycles, out, n, mult, <i32>shift);
     }
   }
   for (; i < n; i++) {
