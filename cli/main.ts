@@ -155,11 +155,12 @@ async function dmesg(file: string, o: { json?: boolean; all?: boolean; failOnMis
   for (const f of r.findings) {
     if (f.verdict === 'match' && !o.all) continue;
     const tag = f.verdict === 'match' ? green('match   ') : f.verdict === 'mismatch' ? red('MISMATCH') : f.verdict === 'malformed' ? red('MALFORMD') : yellow(pad(f.verdict, 8));
-    console.log(`${dim(`line ${String(f.line).padStart(5)}`)} ${tag} ${f.text}${f.expected ? `\n               expected: ${f.expected}` : ''}${f.scenario ? dim(`\n               reproduce: npx tsclab run ${f.scenario}`) : ''}`);
+    console.log(`${dim(`line ${String(f.line).padStart(5)}`)} ${tag} ${f.text}${f.expected ? `\n               expected: ${f.expected}` : ''}${f.meaning ? dim(`\n               means: ${f.meaning}`) : ''}${f.scenario ? dim(`\n               reproduce: npx tsclab run ${f.scenario}`) : ''}`);
   }
   const s = r.summary;
   console.log(`${s.recognised} timekeeping lines recognised: ${s.match} match, ${s.mismatch} mismatch, ${s.malformed} malformed` +
-    `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}`);
+    `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hpetHz ? `; HPET ${r.hpetHz} Hz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}` +
+    `${r.findings.some((f) => f.kind === 'not-understood') ? `; ${r.findings.filter((f) => f.kind === 'not-understood').length} clock lines not understood` : ''}`);
   return bad(s);
 }
 
@@ -199,7 +200,7 @@ export function program(): Command {
     .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')
     .action(async (arg: string, o: { output: string; fix?: string }) => { await htmlReport(arg, o); });
   p.command('dmesg').argument('<file>', 'a Linux boot log, or - for standard input')
-    .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations, watchdog, TSC ADJUST, sched_clock)')
+    .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations with the TSC, HPET and HZ they imply, the delay loop, watchdog blocks in every wording, TSC ADJUST, sched_clock, kvm-clock, RCU stalls)')
     .option('--json', 'print {findings, tscKhz, hz, summary}').option('--all', 'also list the lines that match')
     .option('--fail-on-mismatch', 'exit 1 when a line does not match what the kernel computes, or is malformed')
     .action(async (file: string, o: { json?: boolean; all?: boolean; failOnMismatch?: boolean }) => { code = await dmesg(file, o); });
