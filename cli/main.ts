@@ -109,23 +109,26 @@ async function runWithProgress(s: Scenario, m: Machine) {
 }
 
 async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean }): Promise<number> {
-  const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }] = await Promise.all([
-    import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
+  const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }, { explain, renderExplanation }] = await Promise.all([
+    import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js'), import('../tools/explain.js')]);
   const s = loadScenarioArg(arg, o.fix);
   const m = new Machine(s);
   if (o.tracepoints) m.enableTracepoints();
+  // samples of every vCPU's clocks for the statistics (reads only: the run is the same with or without them)
+  const span = s.until - s.observe.from;
+  m.traceEvery = span / 1000n > 0n ? span / 1000n : 1n;
   const r = await runWithProgress(s, m);
+  const tscKhz = m.guest.tscKhz || m.host.khz;
+  const e = explain(r, m.trace, { tscKhz, kvmclock: s.vm.guest.kvmclock, everyNs: m.traceEvery });
+  const tracepoints = o.tracepoints ? r.tracepoints : undefined;
   if (o.json) {
     console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats,
-      ...(r.steps ? { steps: r.steps } : {}), ...(r.tracepoints ? { tracepoints: r.tracepoints } : {}) }));
+      ...(r.steps ? { steps: r.steps } : {}), ...(tracepoints ? { tracepoints } : {}), explanation: e }));
   } else {
-    if (r.tracepoints) console.log(`${r.tracepoints.join('\n')}\n`);
+    if (tracepoints) console.log(`${tracepoints.join('\n')}\n`);
     console.log(renderLog(r.log).join('\n'));
     console.log(`\n${bold(`${r.anomalies.length} anomalies`)}: ${r.anomalies.length ? yellow(summarize(r)) : green('none')}`);
-    for (const a of r.anomalies) {
-      const where = [a.vcpu !== undefined ? `vCPU ${a.vcpu}` : '', a.clock ?? '', a.across ? 'across vCPUs' : ''].filter(Boolean).join(', ');
-      console.log(`  ${pad(a.type, 22)} t=${a.t} ns${where ? ` (${where})` : ''} size ${a.size} ${a.unit}${a.count > 1 ? ` x${a.count}` : ''}${a.reason ? ` -- ${a.reason}` : ''}`);
-    }
+    console.log(renderExplanation(e).join('\n'));
   }
   return o.failOnAnomalies && !healthy(r) ? EXIT_ANOMALIES : EXIT_OK;
 }
@@ -187,8 +190,9 @@ export function program(): Command {
   p.command('tour').description('what the kernel computes for a few real machines').action(async () => { code = await tour(); });
   p.command('list').description('the built-in scenarios, one line each').option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => { await list(o); });
-  p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name').description('replay a scenario: the guest log and the anomalies')
-    .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements}')
+  p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
+    .description('replay a scenario: the guest log, the anomalies in real units, the cause chain of each incident, per-vCPU clock statistics, the measurements')
+    .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements, stats, explanation}')
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
     .option('--tracepoints', 'KVM\'s clock tracepoints as trace-cmd report prints them (first; in --json: "tracepoints")')
     .action(async (arg: string, o) => { code = await run(arg, o); });

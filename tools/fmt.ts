@@ -3,17 +3,17 @@
 
 const abs = (x: bigint) => (x < 0n ? -x : x);
 
-/** ns in the unit that fits, three significant decimals at most: 1234567n -> "1.234 ms", 5n -> "5 ns". */
+/** ns in the unit that fits, exactly (trailing zeros dropped): 1234567n -> "1.234567 ms", 5n -> "5 ns". */
 export function fmtDuration(ns: bigint, signed = false): string {
   const a = abs(ns), sign = ns < 0n ? '-' : signed ? '+' : '';
-  const dec = (v: bigint, unit: bigint, name: string) => {
-    const whole = v / unit, frac = ((v % unit) * 1000n) / unit;
-    return `${sign}${whole}${frac ? `.${frac.toString().padStart(3, '0').replace(/0+$/, '')}` : ''} ${name}`;
+  const dec = (v: bigint, unit: bigint, digits: number, name: string) => {
+    const whole = v / unit, frac = (v % unit).toString().padStart(digits, '0').replace(/0+$/, '');
+    return `${sign}${whole}${frac ? `.${frac}` : ''} ${name}`;
   };
-  if (a >= 86_400_000_000_000n) return `${dec(a, 1_000_000_000n, 's')} (${(Number(a) / 86_400e9).toFixed(2)} d)`;
-  if (a >= 1_000_000_000n) return dec(a, 1_000_000_000n, 's');
-  if (a >= 1_000_000n) return dec(a, 1_000_000n, 'ms');
-  if (a >= 1_000n) return dec(a, 1_000n, 'µs');
+  if (a >= 86_400_000_000_000n) return `${dec(a, 1_000_000_000n, 9, 's')} (${(Number(a) / 86_400e9).toFixed(2)} d)`;
+  if (a >= 1_000_000_000n) return dec(a, 1_000_000_000n, 9, 's');
+  if (a >= 1_000_000n) return dec(a, 1_000_000n, 6, 'ms');
+  if (a >= 1_000n) return dec(a, 1_000n, 3, 'µs');
   return `${sign}${a} ns`;
 }
 
