@@ -108,18 +108,23 @@ async function runWithProgress(s: Scenario, m: Machine) {
   try { return m.run(); } finally { bar.stop(); }
 }
 
-async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean }): Promise<number> {
+async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean; perfetto?: string }): Promise<number> {
   const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }, { explain, renderExplanation }] = await Promise.all([
     import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js'), import('../tools/explain.js')]);
   const s = loadScenarioArg(arg, o.fix);
   const m = new Machine(s);
-  if (o.tracepoints) m.enableTracepoints();
+  if (o.tracepoints || o.perfetto) m.enableTracepoints();
+  const tapped = o.perfetto ? (await import('../tools/perfetto.js')).tapTracepoints(m) : null;
   // samples of every vCPU's clocks for the statistics (reads only: the run is the same with or without them)
   const span = s.until - s.observe.from;
   m.traceEvery = span / 1000n > 0n ? span / 1000n : 1n;
   const r = await runWithProgress(s, m);
   const tscKhz = m.guest.tscKhz || m.host.khz;
   const e = explain(r, m.trace, { tscKhz, kvmclock: s.vm.guest.kvmclock, everyNs: m.traceEvery });
+  if (o.perfetto) {
+    const [{ perfettoTrace }, { writeFileAtomic }] = await Promise.all([import('../tools/perfetto.js'), import('./output.js')]);
+    writeFileAtomic(o.perfetto, JSON.stringify(perfettoTrace(s, r, m.trace, tscKhz, tapped!())));
+  }
   const tracepoints = o.tracepoints ? r.tracepoints : undefined;
   if (o.json) {
     console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats,
@@ -129,6 +134,7 @@ async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomali
     console.log(renderLog(r.log).join('\n'));
     console.log(`\n${bold(`${r.anomalies.length} anomalies`)}: ${r.anomalies.length ? yellow(summarize(r)) : green('none')}`);
     console.log(renderExplanation(e).join('\n'));
+    if (o.perfetto) console.log(`\nwrote ${o.perfetto}: open it in https://ui.perfetto.dev or chrome://tracing`);
   }
   return o.failOnAnomalies && !healthy(r) ? EXIT_ANOMALIES : EXIT_OK;
 }
@@ -195,6 +201,7 @@ export function program(): Command {
     .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements, stats, explanation}')
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
     .option('--tracepoints', 'KVM\'s clock tracepoints as trace-cmd report prints them (first; in --json: "tracepoints")')
+    .option('--perfetto <file>', 'also write the run as a Chrome JSON trace (ui.perfetto.dev, chrome://tracing): a process per VM, a track per vCPU, counters of each clock minus real time, anomalies, VMM actions and KVM tracepoints as instant events')
     .action(async (arg: string, o) => { code = await run(arg, o); });
   p.addCommand(calcCommand());
   p.addCommand(fuzzCommand((c) => { code = c; }));
