@@ -389,7 +389,7 @@ export function analyzeDmesg(text: string, k: Kernel): DmesgReport {
         // 4.x..5.13: no nsec printed; the figures are computed from the rates, the threshold is WATCHDOG_THRESHOLD (62.5 ms)
         const skew = wN !== null && cN !== null ? (wN > cN ? wN - cN : cN - wN) : null;
         findings.push({ ...at, kind: 'watchdog', verdict: 'note', scenario: 'seed-002-precise-migration',
-          text: `watchdog${m[1] ? ` on CPU${m[1]}` : ''}: '${w.name}' advanced ${w.delta} cycles${wN !== null ? ` = ${fmtNs(wN)}` : ''}, '${c.name}' ${c.delta} cycles${cN !== null ? ` = ${fmtNs(cN)}` : ' (its rate is not in the log)'}` +
+          text: `watchdog${m[1] ? ` on CPU${m[1]}` : ''}: '${w.name}' advanced ${w.delta} cycles${wN !== null ? ` = ${fmtNs(wN)}` : ''}, '${c.name}' ${c.delta} cycles${cN !== null ? ` = ${fmtNs(cN)}` : ` (its rate is not in the log${wN !== null && wN > 0n ? `; the two agree for a ${c.name} of ${(c.delta * 1_000_000n) / wN} kHz` : ''})`}` +
             (skew !== null ? `: skew ${fmtNs(skew)} against the 62.5 ms WATCHDOG_THRESHOLD of 4.x-5.13 kernels${skew > 62_500_000n ? '' : ' -- under it: the readings span more than the watchdog\'s mask (a pause or migration longer than its wrap)'}` : '') +
             '. This wording prints no nsec figures: the lines carry no redundancy to check',
           meaning: 'clocksource_watchdog(): the interval measured by the clocksource and by the watchdog disagree; the clocksource is marked unstable and the kernel switches away from it' });

@@ -104,7 +104,7 @@ const labelOf = (l: LogLine): string => {
   if (l.source === 'kvm') return text.replace(/^[\w.-]+: /, '').split(/[(:]/)[0].trim();
   if (/TSC ADJUST compensate/.test(text)) return 'TSC_ADJUST write';
   if (/has been hot-added/.test(text)) return text;
-  return text.replace(/^\w+: /, '').split(/[(:]/)[0].trim().slice(0, 40);
+  return text.replace(/^\w+: /, '').split(/[(:]/)[0].trim().slice(0, 60);
 };
 
 /**
