@@ -3,8 +3,9 @@
 // CLI on a file in the OS temp dir, beside the library's in-memory paths and a naive BigInt loop doing the same
 // conversion. Conversions: host TSC -> guest TSC (kvm_scale_tsc + offset, VMX ratio; the forward SIMD loop) and
 // guest TSC -> host TSC (its inverse: a 128-bit division per stamp). Best of 3 runs each; the machine is shared,
-// so the numbers are indicative. Not part of `npm run bench` (which measures the kernels against C).
-import { spawnSync } from 'node:child_process';
+// so the numbers are indicative. A C reference of the forward conversion (bench/native/convert.c, cc -O2) runs on the
+// same files in the same run. Not part of `npm run bench` (which measures the kernels against C).
+import { execFileSync, spawnSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,5 +68,18 @@ for (const [from, to] of [['host-tsc', 'guest-tsc'], ['guest-tsc', 'host-tsc']])
   const td = best(() => run(['--from', from, '--to', to, '--in', txt, '--out', out]), 2);
   rows.push([`tsclab convert decimal lines file -> file ${from} -> ${to}`, rate(N, td)]);
 }
+// the C reference (forward only, as the naive loop): the same files, stdio and a 4 MiB buffer
+let cBin: string | null = join(dir, 'convert-c');
+try { execFileSync('cc', ['-O2', '-o', cBin, fileURLToPath(new URL('./native/convert.c', import.meta.url))], { stdio: 'pipe' }); } catch { cBin = null; }
+if (cBin) {
+  const c = (fmt: string, file: string) => { const r = spawnSync(cBin!, [fmt, String(RATIO), String(OFFSET), file, join(dir, 'out-c')]); if (r.status !== 0) throw new Error(`C convert failed: ${r.stderr}`); };
+  rows.push(['C -O2 u64le file -> file host-tsc -> guest-tsc (process start included)', rate(N, best(() => c('u64le', bin)))]);
+  rows.push(['C -O2 decimal lines file -> file host-tsc -> guest-tsc (strtoull)', rate(N, best(() => c('dec', txt), 2))]);
+  // the C and tsclab outputs agree
+  run(['--from', 'host-tsc', '--to', 'guest-tsc', '--in', txt, '--out', join(dir, 'out')]);
+  c('dec', txt);
+  const same = spawnSync('cmp', ['-s', join(dir, 'out'), join(dir, 'out-c')]).status === 0;
+  rows.push(['C and tsclab decimal outputs', same ? 'identical' : 'DIFFER']);
+} else rows.push(['C reference', 'skipped: no C compiler']);
 rmSync(dir, { recursive: true, force: true });
 console.log(`| path (${N} stamps) | throughput |\n|---|---|\n${rows.map((r) => `| ${r[0]} | ${r[1]} |`).join('\n')}`);

@@ -10,7 +10,7 @@ import { bold, green, red, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_OK }
 interface Opts {
   rules?: string; procedure?: string[]; seconds?: string; runs?: string; workers?: string; seed?: string; out?: string;
   resume?: boolean; json?: boolean; kernel?: boolean; suspend?: boolean; failOnFindings?: boolean; actions?: string[]; startAfter?: string; vmWideTscKhz?: boolean;
-  replay?: string;
+  replay?: string; queue?: string; campaign?: string; detach?: boolean; shardsPerJob?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string;
 }
 
 const ACTIONS = ['stop-cont', 'migrate', 'hot-add', 'move-vcpu', 'preempt', 'wrmsr', 'host-suspend', 'churn'];
@@ -38,9 +38,25 @@ export function fuzzCommand(setCode: (c: number) => void): Command {
     .option('--resume', 'continue the campaign in --out (its options must be the same; its budget is kept)').option('--json', 'print the result as JSON')
     .option('--fail-on-findings', 'exit 1 when something was found')
     .option('--kernel', 'differential fuzzing of every Wasm formula (inputs generated in Wasm) instead of scenarios')
+    .option('--queue <url>', 'run the campaign on the workers of a Redis queue (tsclab worker): redis://[:PASSWORD@]HOST:PORT[/DB], or rediss:// for TLS')
+    .option('--campaign <name>', 'with --queue: the campaign\'s name (submitting it again adds nothing; tsclab campaign status|findings|export NAME)')
+    .option('--detach', 'with --queue: submit and return at once')
+    .option('--shards-per-job <n>', `with --queue: shards (of 25 runs) per queue job`, '4')
+    .option('--tls-ca <file>', 'with --queue: a CA certificate (PEM) to trust').option('--tls-cert <file>', 'with --queue: a TLS client certificate (PEM)')
+    .option('--tls-key <file>', 'with --queue: the client certificate\'s key (PEM)')
     .option('--replay <seed:path>', 'print the scenario a campaign generated at this fast-check seed and path (as a finding\'s file names it), and what it violates; the generator options are the ones given, or those of the campaign in --out')
     .action(async (o: Opts) => {
       const workers = int('workers', o.workers, 1, 64, 1);
+      if (o.queue === undefined) {
+        for (const [flag, given] of [['--campaign', o.campaign], ['--detach', o.detach], ['--tls-ca', o.tlsCa], ['--tls-cert', o.tlsCert], ['--tls-key', o.tlsKey]] as const) {
+          if (given !== undefined) throw new UsageError(`${flag} needs --queue`);
+        }
+      } else {
+        if (o.campaign === undefined) throw new UsageError('--queue needs --campaign <name>');
+        for (const [flag, given] of [['--kernel', o.kernel], ['--replay', o.replay], ['--resume', o.resume], ['--seconds', o.seconds]] as const) {
+          if (given !== undefined) throw new UsageError(`${flag} cannot go with --queue (a queued campaign has a run budget, --runs; its state is in Redis)`);
+        }
+      }
       const seed = int('seed', o.seed, 0, 2 ** 31 - 1, 1);
       if (o.kernel) {
         const seconds = int('seconds', o.seconds, 1, 86_400, 5);
@@ -85,6 +101,13 @@ export function fuzzCommand(setCode: (c: number) => void): Command {
           console.log(JSON.stringify(r.scenario, null, 2));
         }
         setCode(r.violations.length && o.failOnFindings ? EXIT_ANOMALIES : EXIT_OK);
+        return;
+      }
+      if (o.queue !== undefined) {
+        const { queueFuzz } = await import('./queue.js');
+        const { DEFAULT_RUNS } = await import('../sim/fuzz/campaign.js');
+        setCode(await queueFuzz({ queue: o.queue, tlsCa: o.tlsCa, tlsCert: o.tlsCert, tlsKey: o.tlsKey, campaign: o.campaign!, seed, runs: runs ?? DEFAULT_RUNS, gen,
+          shardsPerJob: int('shards-per-job', o.shardsPerJob, 1, 10_000, 4), detach: o.detach, out: o.out, json: o.json, failOnFindings: o.failOnFindings }));
         return;
       }
       const [{ runCampaign }, cliProgress] = await Promise.all([import('../sim/fuzz/campaign.js'), import('cli-progress')]);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The tsclab command: start (what `npm start` runs), run, list, calc, tour, fuzz, report, dmesg, convert.
+// The tsclab command: start (what `npm start` runs), run, list, calc, tour, fuzz, worker, campaign, report, dmesg, convert.
 // Only commander and the command factories are loaded up front; each command
 // imports what it needs (the simulation, yaml, cli-progress, node:fs) inside its
 // action, so `tsclab --version` or `tsclab calc` never load the rest.
@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { calcCommand } from './calc.js';
 import { fuzzCommand } from './fuzz.js';
+import { campaignCommand, workerCommand } from './queue.js';
 import { convertCommand } from './convert-command.js';
 import { bold, dim, green, red, report, toJson, yellow, UsageError, EXIT_ANOMALIES, EXIT_BAD_INPUT, EXIT_OK } from './output.js';
 import type { Scenario } from '../sim/scenario.js';
@@ -205,6 +206,8 @@ export function program(): Command {
     .action(async (arg: string, o) => { code = await run(arg, o); });
   p.addCommand(calcCommand());
   p.addCommand(fuzzCommand((c) => { code = c; }));
+  p.addCommand(workerCommand((c) => { code = c; }));
+  p.addCommand(campaignCommand((c) => { code = c; }));
   p.addCommand(convertCommand((c) => { code = c; }));
   p.command('report').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
     .description('a self-contained HTML page: each vCPU\'s clocks minus real time, events and anomalies marked')
