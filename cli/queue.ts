@@ -26,8 +26,21 @@ const int = (name: string, v: string | undefined, min: number, max: number, dflt
   return Number(v);
 };
 
+/** sim/fuzz/queue.ts, whose bullmq and ioredis are optional peers of the package: missing, a clear error, exit 2. */
+export async function loadQueue(load: () => Promise<typeof import('../sim/fuzz/queue.js')> = () => import('../sim/fuzz/queue.js')) {
+  try {
+    return await load();
+  } catch (e) {
+    const m = /Cannot find (?:package|module) '(bullmq|ioredis)'/.exec((e as Error).message ?? '');
+    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND' && m) {
+      throw new UsageError(`the queue commands need bullmq and ioredis, optional peers of tsclab that are not installed (${m[1]} is missing): npm install bullmq@6 ioredis@6`);
+    }
+    throw e;
+  }
+}
+
 async function connect(f: RedisFlags) {
-  const q = await import('../sim/fuzz/queue.js');
+  const q = await loadQueue();
   const c = q.redisConnection({ url: f.queue, password: process.env.TSCLAB_REDIS_PASSWORD || undefined, tlsCa: f.tlsCa, tlsCert: f.tlsCert, tlsKey: f.tlsKey });
   await q.checkRedis(c);
   return { q, c };

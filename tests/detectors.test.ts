@@ -7,8 +7,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { parseScenario, type ScenarioInput } from '../sim/scenario.js';
 import { Machine, runScenario } from '../sim/machine.js';
+import { loadBuiltin } from '../sim/scenarios.js';
 import { newSoftlockup, softlockupStart, touchSoftlockupWatchdog, watchdogTimerFn, softlockupAdvance, getTimestamp } from '../sim/guest/softlockup.js';
 import { checkHungTasks, newHungTask, resetHungTaskDetector } from '../sim/guest/hung_task.js';
+import { newRcuStall, rcuHolders, checkCpuStall, checkSelfStall, rcuNextReportJiffies, rcuCpuStallReset } from '../sim/guest/rcu_stall.js';
 
 const S = 1_000_000_000n, UNIT = 1n << 30n;
 const world = (over: Record<string, unknown>, guest: Record<string, unknown> = {}) => parseScenario({
@@ -179,6 +181,63 @@ test('a hot-add whose compensation leaves a residual warp through all three tsc_
   const only = one.log.filter((l) => /TSC ADJUST compensate|TSC warp between CPUs/.test(l.text)).map((l) => l.text);
   assert.is(only.length, 1, only.join('\n'));
   assert.match(only[0], /^Measured \d{10} cycles TSC warp between CPUs, turning off TSC clock\.$/);
+});
+
+test('tsc_sync with the ~4.10 clamp of TSC_ADJUST to 0..0x7FFFFFFF: seed 000\'s hot-add writes 0x7FFFFFFF twice, the warp shrinks by just that, the third run turns the TSC off', () => {
+  const s = loadBuiltin('seed-000-tsc-adjust-hotplug');
+  s.vm.guest.tscAdjustClamp = true;
+  const at = s.events.find((e) => e.do === 'hot-add')!.at;
+  s.until = at + 2n * S;
+  const r = runScenario(s);
+  const warps = of(r, 'tsc-warp').map((a) => a.size), writes = of(r, 'tsc-adjust-compensate').map((a) => a.size);
+  assert.equal(writes, [0x7FFFFFFFn, 0x7FFFFFFFn], 'cur->adjusted clamped: the log\'s warp is far past 2^31 - 1');
+  assert.is(warps.length, 3, 'test_runs = 3');
+  // the first write moved CPU 8's TSC by 0x7FFFFFFF cycles: the second run sees the warp less that (within the runs'
+  // hand-off, a few hundred cycles); the second write adds nothing (0x7FFFFFFF again), so the third sees the same
+  const left = warps[0] - 0x7FFFFFFFn;
+  for (const w of warps.slice(1)) assert.ok(w > left - 1_000n && w < left + 1_000n, `${w} vs ${left}`);
+  const lines = r.log.filter((l) => l.vcpu !== undefined).map((l) => l.text);
+  assert.ok(lines.includes(`TSC ADJUST compensate: CPU8 observed ${warps[0]} warp. Adjust: 2147483647`), lines.join('\n'));
+  assert.ok(lines.includes(`Measured ${warps[2]} cycles TSC warp between CPUs, turning off TSC clock.`));
+  assert.is(of(r, 'tsc-unstable').length, 1);
+});
+
+test('rcu stall: jiffies_stall = gp_start + timeout; reported by another CPU RCU_STALL_RAT_DELAY (2) later, then re-armed 3 x timeout + 3 on', () => {
+  // tree_stall.h: record_gp_stall_check_time: jiffies_stall = jiffies + rcu_jiffies_till_stall_check(); check_cpu_stall:
+  // another CPU reports at jiffies_stall + RCU_STALL_RAT_DELAY, the CPU itself at jiffies_stall; print_*_stall re-arm
+  // jiffies_stall = jiffies + 3 * rcu_jiffies_till_stall_check() + 3. HZ 1000, timeout 21 s: 21000 jiffies.
+  const r = newRcuStall(21, 1000);
+  rcuHolders(r, new Set([1]), 5_000n);
+  assert.equal([r.gpStart, r.jiffiesStall, r.gpNum], [5_000n, 26_000n, 1n]);
+  assert.is(rcuNextReportJiffies(r), 26_002n);
+  assert.is(checkCpuStall(r, 26_001n), null, 'one jiffy short of jiffies_stall + 2');
+  assert.equal(checkCpuStall(r, 26_002n), { holders: [1], t: 21_002n, g: 1n });
+  assert.is(r.jiffiesStall, 26_002n + 63_003n);
+  assert.is(checkCpuStall(r, 89_006n), null);
+  assert.equal(checkCpuStall(r, 89_007n), { holders: [1], t: 84_007n, g: 1n });
+  assert.is(r.reports, 2);
+  // the stalled CPU itself, at jiffies_stall (no rat delay), re-arming the same way
+  const self = newRcuStall(21, 1000);
+  rcuHolders(self, new Set([3]), 0n);
+  assert.is(checkSelfStall(self, 3, 20_999n), null);
+  assert.equal(checkSelfStall(self, 3, 21_000n), { t: 21_000n, g: 1n });
+  assert.is(self.jiffiesStall, 21_000n + 63_003n);
+  assert.is(checkSelfStall(self, 2, 90_000n), null, 'a CPU not holding the grace period is not self-stalled');
+  // the holders left: the ones still stuck; none left ends the grace period, a new one starts with the next stuck set
+  rcuHolders(r, new Set([1, 2]), 90_000n);
+  assert.equal([...r.holders], [1], 'a CPU that joins the stuck set later does not hold this grace period');
+  rcuHolders(r, new Set(), 91_000n);
+  assert.equal([r.gpStart, r.holders.size], [null, 0]);
+  assert.is(checkCpuStall(r, 200_000n), null, 'no grace period held open');
+  rcuHolders(r, new Set([0]), 92_000n);
+  assert.equal([r.gpNum, r.reports, r.jiffiesStall], [2n, 0, 113_000n]);
+  // rcu_cpu_stall_reset (GUEST_STOPPED): nothing more for this grace period, the next one is judged again
+  rcuCpuStallReset(r);
+  assert.is(checkCpuStall(r, 500_000n), null);
+  assert.is(rcuNextReportJiffies(r), null);
+  rcuHolders(r, new Set(), 500_001n);
+  rcuHolders(r, new Set([0]), 500_002n);
+  assert.ok(checkCpuStall(r, 521_004n) !== null, 'the next grace period is judged again');
 });
 
 test.run();

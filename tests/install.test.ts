@@ -127,7 +127,10 @@ test('package.json: every package the shipped code imports is a dependency; repo
   }
   imported.delete('tsclab'); // self-reference: --version reads tsclab/package.json
   assert.ok(imported.has('commander') && imported.has('fast-check') && imported.has('zod') && imported.has('yaml'), [...imported].join(' '));
-  assert.equal([...imported].filter((d) => !pkg.dependencies?.[d]), [], 'imported at run time but not a dependency');
+  // bullmq and ioredis are optional peers: only the queue commands load them, and tell the user to install them
+  const optionalPeer = (d: string) => pkg.peerDependencies?.[d] !== undefined && pkg.peerDependenciesMeta?.[d]?.optional === true;
+  assert.ok(imported.has('bullmq') && optionalPeer('bullmq') && optionalPeer('ioredis'), 'the queue commands\' packages are optional peers');
+  assert.equal([...imported].filter((d) => !pkg.dependencies?.[d] && !optionalPeer(d)), [], 'imported at run time but not a dependency');
   assert.is(pkg.repository?.url, 'git+https://github.com/tsclab/tsclab.git');
   assert.is(pkg.engines?.node, '^20.19.0 || >=22.12.0', 'require(esm), which require(\'tsclab\') relies on, is unflagged from 20.19 and 22.12');
 });
@@ -144,6 +147,14 @@ test('npx tsclab start checks the kernel and replays the seeds', () => {
   assert.match(out, /Seed incidents, replayed from their parameters/);
   assert.match(out, /seed-003-unify-tsc-logic\n\s+went wrong: time-stall x4/);
   assert.match(out, /seed-003-unify-tsc-logic\n.*\n\s+fix "catch-up"\s+cured/);
+});
+
+test('npx tsclab worker without the optional peers bullmq and ioredis: a clear error naming what to install, exit 2', () => {
+  assert.ok(installed, 'installed');
+  assert.not.ok(existsSync(join(project, 'node_modules/bullmq')), 'an optional peer is not installed with tsclab');
+  const r = npx('worker', '--queue', 'redis://127.0.0.1:1');
+  assert.is(r.status, 2, `${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, /^error: the queue commands need bullmq and ioredis, .*: npm install bullmq@6 ioredis@6\n$/);
 });
 
 test('npx tsclab run seed-003-unify-tsc-logic replays it', () => {

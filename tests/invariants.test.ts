@@ -47,6 +47,10 @@ test('no-time-backwards, no-time-backwards-across-stable, no-time-jump: any step
   const r = m.run();
   r.anomalies = [1n, 2n].map((size) => ({ type: 'time-jump', clock: 'kvmclock', vcpu: 0, t: S, until: S, size, unit: 'ns', count: 1 }) as Anomaly);
   assert.equal(checkInvariants(quiet, r, m), [{ invariant: 'no-time-jump', detail: 'kvmclock on vCPU 0 at 1.000000000 s, 1 ns ahead of real time' }]);
+  // one per invariant, not one in all: a jump and a step back are two
+  assert.equal(judge(quiet, [{ type: 'time-jump', clock: 'kvmclock', vcpu: 0 }, { type: 'time-backwards', clock: 'tsc', vcpu: 1 }]), ['no-time-jump', 'no-time-backwards']);
+  // a step back's own invariant depends on it being behind another vCPU's read, a jump never becomes one
+  assert.equal(judge(quiet, [{ type: 'time-jump', clock: 'kvmclock', vcpu: 0, across: true }]), ['no-time-jump']);
 });
 
 test('no-time-stall-while-running: a stall is excused by the pauses inside it plus one observe period, not 1 ns more', () => {
@@ -98,6 +102,12 @@ test('no-false-lockup: a report needs one stall as long as the detector\'s thres
   // a vCPU that runs 1 ms in between passes its quiescent state: two stalls of 5 s and 19.999 s
   const apart = base([{ at: '5s', do: 'preempt', vcpu: 1, duration: '5s' }, { at: '10001ms', do: 'stop' }, { at: '30s', do: 'cont' }]);
   assert.equal(judge(apart, [{ type: 'rcu-stall', vcpu: 1, t: 29n * S }]), ['no-false-lockup']);
+  // a stall is one vCPU's (or the whole VM's): vCPU 0 preempted 5..15 s and vCPU 1 15..30 s are 10 s and 15 s, not 25 s
+  const relay = base([{ at: '5s', do: 'preempt', vcpu: 0, duration: '10s' }, { at: '15s', do: 'preempt', vcpu: 1, duration: '15s' }]);
+  assert.equal(judge(relay, [{ type: 'rcu-stall', vcpu: 1, t: 27n * S }]), ['no-false-lockup']);
+  // windows are joined in time order whatever their kind: a stop 5..10 s then vCPU 1 preempted 10..30 s is 25 s
+  const stopFirst = base([{ at: '5s', do: 'stop' }, { at: '10s', do: 'cont' }, { at: '10s', do: 'preempt', vcpu: 1, duration: '20s' }]);
+  assert.equal(judge(stopFirst, [{ type: 'rcu-stall', vcpu: 1, t: 27n * S }]), []);
   // a numad walk stalls every vCPU for ksm.longestWalkNs
   const numad = parseScenario({ name: 'numad', until: '100s', hosts: [{ name: 'h', tscKhz: 2_000_000, pcpus: 4, ksm: { maxPageSharing: 0, rmapItemCostNs: 1000 } }],
     vm: { host: 'h', vcpus: 2, guest: { kernel: '6.8' } }, events: [{ at: '5s', do: 'numad-migrate' }] } as ScenarioInput);
@@ -124,6 +134,9 @@ test('migration-drift: kvmclock may move up to 3 s more or less than the real ti
   assert.equal(judge(s, [], adv(real + 3n * S + 1n)), ['migration-drift']);
   assert.equal(judge(s, [], adv(real - 3n * S)), []);
   assert.equal(judge(s, [], adv(real - 3n * S - 1n)), ['migration-drift']);
+  // a migration the run did not measure (it never completed before the end) is not judged
+  assert.equal(judge(s, [], (r) => { adv(real + 10n * S)(r); delete r.measurements['migration1.kvmclockDeltaVsSourceClockNs']; }), []);
+  assert.equal(judge(s, [], (r) => { adv(real + 10n * S)(r); delete r.measurements['migration1.kvmclockAdvanceNs']; }), []);
 });
 
 test('kvmclock-kept-across-migration: at the same guest TSC never behind the source (legacy), within +-2 ns (precise), plus the snapshot age and rate tolerance', () => {
@@ -164,6 +177,11 @@ test('same-kvmclock-across-vcpus: under the masterclock two vCPUs read kvmclock 
   assert.equal(judge(quiet, [], nudge(3n)), ['same-kvmclock-across-vcpus']);
   assert.equal(judge(quiet, [], nudge(3n, 0)), ['same-kvmclock-across-vcpus']);
   // without the masterclock each page comes from its own instant: not compared
+  // vCPUs at another TSC ratio are not compared (their pages scale differently); nor a vCPU offline or without kvmclock
+  const other = (m: Machine) => { m.kvm.vcpus[1].ratio = m.kvm.vcpus[1].ratio + 1n; };
+  assert.equal(judge(quiet, [], (r, m) => { nudge(1_000n)(r, m); other(m); }), []);
+  assert.equal(judge(quiet, [], (r, m) => { nudge(1_000n)(r, m); m.guest.online[1] = false; }), []);
+  assert.equal(judge(quiet, [], (r, m) => { nudge(1_000n)(r, m); m.kvm.vcpus[1].kvmclockEnabled = false; }), []);
   const hpet = parseScenario({ ...JSON.parse(JSON.stringify({ name: 'hpet', until: '10s' })), hosts: [{ name: 'h', tscKhz: 2_000_000, pcpus: 4, clocksource: 'hpet' }],
     vm: { host: 'h', vcpus: 2, guest: { kernel: '6.8' } } } as ScenarioInput);
   assert.equal(judge(hpet, [], nudge(1_000n)), []);

@@ -86,16 +86,15 @@ export function checkInvariants(s: Scenario, r: RunResult, m: Machine): Violatio
       add('no-false-lockup', `${a.type} on vCPU ${a.vcpu} at ${seconds(a.t)} s with no vCPU stalled past the threshold (${seconds(min)} s)`);
     }
   }
-  // migrations: drift <= 3 s each and <= 10 s over any 3; at the same guest TSC the destination's kvmclock
+  // migrations: drift <= 3 s each (the old "<= 10 s over any 3" could never add a violation: three drifts of at most
+  // 3 s sum to at most 9 s, so it went); at the same guest TSC the destination's kvmclock
   // never falls behind the source host's (KVM_GET_CLOCK), and stays within +-2 ns with the precise procedures
   const migs = s.events.filter((e) => e.do === 'migrate');
-  const drifts: bigint[] = [];
   migs.forEach((e, i) => {
     const adv = r.measurements[`migration${i + 1}.kvmclockAdvanceNs`], same = r.measurements[`migration${i + 1}.kvmclockDeltaVsSourceClockNs`];
     if (adv === undefined || same === undefined || e.do !== 'migrate') return;
     const real = e.downtime + (e.window ?? s.vm.vmm.restoreWindow);
     const drift = adv > real ? adv - real : real - adv;
-    drifts.push(drift);
     if (drift > 3n * S) add('migration-drift', `migration ${i + 1}: kvmclock moved ${seconds(adv)} s over ${seconds(real)} s of real time`);
     const procedure = m.rules.tscOffsetAttr ? e.procedure ?? s.vm.migration : 'legacy';
     // +-2 ns, plus the 32-bit scale's ~0.5 ns/s since the source's masterclock snapshot in KVM_GET_CLOCK itself
@@ -106,10 +105,6 @@ export function checkInvariants(s: Scenario, r: RunResult, m: Machine): Violatio
       add('kvmclock-kept-across-migration', `migration ${i + 1} (${procedure}): at the same guest TSC kvmclock moved ${same} ns`);
     }
   });
-  for (let i = 0; i + 3 <= drifts.length; i++) {
-    const sum = drifts[i] + drifts[i + 1] + drifts[i + 2];
-    if (sum > 10n * S) add('migration-drift', `migrations ${i + 1}-${i + 3} drifted ${seconds(sum)} s together`);
-  }
   // under the masterclock, vCPUs that differ only in TSC offset read the same kvmclock at the same instant
   // (without it each page comes from its own instant and drifts at the 32-bit scale's rate; the guest clamps)
   const k = m.kvm, t = m.t;
