@@ -110,24 +110,33 @@ async function runWithProgress(s: Scenario, m: Machine) {
   try { return m.run(); } finally { bar.stop(); }
 }
 
-async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean }): Promise<number> {
-  const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }] = await Promise.all([
-    import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js')]);
+async function run(arg: string, o: { fix?: string; json?: boolean; failOnAnomalies?: boolean; tracepoints?: boolean; perfetto?: string }): Promise<number> {
+  const [{ loadScenarioArg }, { Machine }, { healthy, renderLog, summarize }, { explain, renderExplanation }] = await Promise.all([
+    import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js'), import('../tools/explain.js')]);
   const s = loadScenarioArg(arg, o.fix);
   const m = new Machine(s);
-  if (o.tracepoints) m.enableTracepoints();
+  if (o.tracepoints || o.perfetto) m.enableTracepoints();
+  const tapped = o.perfetto ? (await import('../tools/perfetto.js')).tapTracepoints(m) : null;
+  // samples of every vCPU's clocks for the statistics (reads only: the run is the same with or without them)
+  const span = s.until - s.observe.from;
+  m.traceEvery = span / 1000n > 0n ? span / 1000n : 1n;
   const r = await runWithProgress(s, m);
+  const tscKhz = m.guest.tscKhz || m.host.khz;
+  const e = explain(r, m.trace, { tscKhz, kvmclock: s.vm.guest.kvmclock, everyNs: m.traceEvery });
+  if (o.perfetto) {
+    const [{ perfettoTrace }, { writeFileAtomic }] = await Promise.all([import('../tools/perfetto.js'), import('./output.js')]);
+    writeFileAtomic(o.perfetto, JSON.stringify(perfettoTrace(s, r, m.trace, tscKhz, tapped!())));
+  }
+  const tracepoints = o.tracepoints ? r.tracepoints : undefined;
   if (o.json) {
     console.log(toJson({ scenario: r.scenario, seed: r.seed, anomalies: r.anomalies, log: r.log, measurements: r.measurements, stats: r.stats,
-      ...(r.steps ? { steps: r.steps } : {}), ...(r.tracepoints ? { tracepoints: r.tracepoints } : {}) }));
+      ...(r.steps ? { steps: r.steps } : {}), ...(tracepoints ? { tracepoints } : {}), explanation: e }));
   } else {
-    if (r.tracepoints) console.log(`${r.tracepoints.join('\n')}\n`);
+    if (tracepoints) console.log(`${tracepoints.join('\n')}\n`);
     console.log(renderLog(r.log).join('\n'));
     console.log(`\n${bold(`${r.anomalies.length} anomalies`)}: ${r.anomalies.length ? yellow(summarize(r)) : green('none')}`);
-    for (const a of r.anomalies) {
-      const where = [a.vcpu !== undefined ? `vCPU ${a.vcpu}` : '', a.clock ?? '', a.across ? 'across vCPUs' : ''].filter(Boolean).join(', ');
-      console.log(`  ${pad(a.type, 22)} t=${a.t} ns${where ? ` (${where})` : ''} size ${a.size} ${a.unit}${a.count > 1 ? ` x${a.count}` : ''}${a.reason ? ` -- ${a.reason}` : ''}`);
-    }
+    console.log(renderExplanation(e).join('\n'));
+    if (o.perfetto) console.log(`\nwrote ${o.perfetto}: open it in https://ui.perfetto.dev or chrome://tracing`);
   }
   return o.failOnAnomalies && !healthy(r) ? EXIT_ANOMALIES : EXIT_OK;
 }
@@ -157,11 +166,12 @@ async function dmesg(file: string, o: { json?: boolean; all?: boolean; failOnMis
   for (const f of r.findings) {
     if (f.verdict === 'match' && !o.all) continue;
     const tag = f.verdict === 'match' ? green('match   ') : f.verdict === 'mismatch' ? red('MISMATCH') : f.verdict === 'malformed' ? red('MALFORMD') : yellow(pad(f.verdict, 8));
-    console.log(`${dim(`line ${String(f.line).padStart(5)}`)} ${tag} ${f.text}${f.expected ? `\n               expected: ${f.expected}` : ''}${f.scenario ? dim(`\n               reproduce: npx tsclab run ${f.scenario}`) : ''}`);
+    console.log(`${dim(`line ${String(f.line).padStart(5)}`)} ${tag} ${f.text}${f.expected ? `\n               expected: ${f.expected}` : ''}${f.meaning ? dim(`\n               means: ${f.meaning}`) : ''}${f.scenario ? dim(`\n               reproduce: npx tsclab run ${f.scenario}`) : ''}`);
   }
   const s = r.summary;
   console.log(`${s.recognised} timekeeping lines recognised: ${s.match} match, ${s.mismatch} mismatch, ${s.malformed} malformed` +
-    `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}`);
+    `${r.tscKhz ? `; TSC ${r.tscKhz} kHz` : ''}${r.hpetHz ? `; HPET ${r.hpetHz} Hz` : ''}${r.hz ? `; HZ=${r.hz}` : ''}` +
+    `${r.findings.some((f) => f.kind === 'not-understood') ? `; ${r.findings.filter((f) => f.kind === 'not-understood').length} clock lines not understood` : ''}`);
   return bad(s);
 }
 
@@ -188,10 +198,12 @@ export function program(): Command {
   p.command('tour').description('what the kernel computes for a few real machines').action(async () => { code = await tour(); });
   p.command('list').description('the built-in scenarios, one line each').option('--json', 'print JSON')
     .action(async (o: { json?: boolean }) => { await list(o); });
-  p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name').description('replay a scenario: the guest log and the anomalies')
-    .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements}')
+  p.command('run').argument('<scenario>', 'a scenario file (JSON) or a built-in name')
+    .description('replay a scenario: the guest log, the anomalies in real units, the cause chain of each incident, per-vCPU clock statistics, the measurements')
+    .option('--fix <name>', 'apply one of the scenario\'s fixes').option('--json', 'print {scenario, seed, anomalies, log, measurements, stats, explanation}')
     .option('--fail-on-anomalies', 'exit 1 when the guest saw time go wrong')
     .option('--tracepoints', 'KVM\'s clock tracepoints as trace-cmd report prints them (first; in --json: "tracepoints")')
+    .option('--perfetto <file>', 'also write the run as a Chrome JSON trace (ui.perfetto.dev, chrome://tracing): a process per VM, a track per vCPU, counters of each clock minus real time, anomalies, VMM actions and KVM tracepoints as instant events')
     .action(async (arg: string, o) => { code = await run(arg, o); });
   p.addCommand(calcCommand());
   p.addCommand(fuzzCommand((c) => { code = c; }));
@@ -204,7 +216,7 @@ export function program(): Command {
     .requiredOption('-o, --output <file>', 'where to write the page').option('--fix <name>', 'apply one of the scenario\'s fixes')
     .action(async (arg: string, o: { output: string; fix?: string }) => { await htmlReport(arg, o); });
   p.command('dmesg').argument('<file>', 'a Linux boot log, or - for standard input')
-    .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations, watchdog, TSC ADJUST, sched_clock)')
+    .description('check and explain a real boot log\'s timekeeping lines (clocksource registrations with the TSC, HPET and HZ they imply, the delay loop, watchdog blocks in every wording, TSC ADJUST, sched_clock, kvm-clock, RCU stalls)')
     .option('--json', 'print {findings, tscKhz, hz, summary}').option('--all', 'also list the lines that match')
     .option('--fail-on-mismatch', 'exit 1 when a line does not match what the kernel computes, or is malformed')
     .action(async (file: string, o: { json?: boolean; all?: boolean; failOnMismatch?: boolean }) => { code = await dmesg(file, o); });

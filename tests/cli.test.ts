@@ -60,7 +60,7 @@ test('run: the log, --json with stable fields, --fail-on-anomalies exits 1 only 
   assert.match(r.out, /clocksource: Switched to clocksource tsc/);
   assert.not.match(r.out, /\x1b\[/, 'no colour when stdout is not a TTY');
   const j = JSON.parse(tsclab('run', 'seed-003-unify-tsc-logic', '--json').out);
-  assert.equal(Object.keys(j), ['scenario', 'seed', 'anomalies', 'log', 'measurements', 'stats']);
+  assert.equal(Object.keys(j), ['scenario', 'seed', 'anomalies', 'log', 'measurements', 'stats', 'explanation']);
   assert.is(j.anomalies[0].type, 'time-stall');
   assert.is(typeof j.anomalies[0].size, 'string');
   assert.is(tsclab('run', 'seed-003-unify-tsc-logic', '--fail-on-anomalies').code, 1);

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,38 @@ test('it renders in headless Chromium with every marker drawn', () => {
   assert.ok(drawn, 'the page ran its script: it rendered');
   assert.is(Number(drawn![1]), markers, 'every event and anomaly marker has a box on the page');
   for (const label of ['hot-add', 'rcu-stall', 'soft-lockup', 'time-stall']) assert.ok(dom.includes(`>${label}<`), label);
+});
+
+// Every seed's page at 1400x900, kept as artefacts (TSCLAB_ARTIFACTS, else a temporary folder): no two labels' boxes
+// overlap, every anomaly in the observed window is carried by a marker.
+const seeds = ['seed-000-tsc-adjust-hotplug', 'seed-001-xen-nonstop-tsc', 'seed-002-precise-migration', 'seed-002-guest-tsc-write', 'seed-003-unify-tsc-logic', 'seed-004-ksm-numad'];
+const shots = process.env.TSCLAB_ARTIFACTS ?? join(dir, 'screens');
+test('every seed: no two label boxes overlap, every anomaly has a marker; screenshots kept', async () => {
+  assert.ok(chromium, 'headless Chromium is needed');
+  const { loadBuiltin } = await import('../sim/scenarios.js');
+  const { runTraced } = await import('../tools/report.js');
+  mkdirSync(shots, { recursive: true });
+  for (const name of seeds) {
+    const out = join(dir, `${name}.html`);
+    assert.is(spawnSync(process.execPath, [cli, 'report', name, '-o', out]).status, 0, name);
+    const dom = render(out);
+    const attr = (k: string) => Number(new RegExp(`data-${k}="(\\d+)"`).exec(dom)?.[1] ?? NaN);
+    const s = loadBuiltin(name);
+    const inWindow = runTraced(s).result.anomalies.filter((a) => a.t >= s.observe.from && a.t <= s.until).length;
+    assert.is(attr('overlaps'), 0, `${name}: overlapping labels`);
+    assert.ok(attr('labels') > 0, `${name}: labels`);
+    assert.is(attr('marked'), inWindow, `${name}: anomalies carried by markers`);
+    spawnSync(chromium!, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', `--user-data-dir=${join(dir, 'profile')}`,
+      '--window-size=1400,900', '--hide-scrollbars', `--screenshot=${join(shots, `${name}.png`)}`, `file://${out}`], { timeout: 60_000 });
+    assert.ok(existsSync(join(shots, `${name}.png`)), `${name}: screenshot`);
+  }
+  console.log(`report screenshots: ${shots}`);
+});
+
+test('placeLabels: labels take free rows, a label with none free is left to its marker\'s title', async () => {
+  const { placeLabels } = await import('../tools/report.js');
+  assert.equal(placeLabels([{ x: 0, w: 50 }, { x: 10, w: 50 }, { x: 20, w: 50 }, { x: 100, w: 10 }], 2, 0, 1000), [0, 1, -1, 0]);
+  assert.equal(placeLabels([{ x: 990, w: 50 }], 1, 0, 1000), [0], 'clamped into the plot');
 });
 
 test.run();
