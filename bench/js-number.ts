@@ -73,24 +73,26 @@ export function scaleBatchJs(input: BigUint64Array, output: BigUint64Array, rati
   }
 }
 
-/** The perf_event_mmap_page conversion: zero + quot * mult + ((rem * mult) >> shift), in u64 (shift 1..31). */
+/** The perf_event_mmap_page conversion: zero + quot * mult + ((rem * mult) >> shift), in u64 (shift 1..32; JS shifts
+ *  count mod 32, so 32 -- x86's time_shift above 1 GHz -- takes the high word whole). */
 export function perfBatchJs(input: BigUint64Array, output: BigUint64Array, zero: bigint, mult: number, shift: number): void {
   const a = new Uint32Array(input.buffer, input.byteOffset, input.length * 2);
   const o = new Uint32Array(output.buffer, output.byteOffset, output.length * 2);
-  const zLo = Number(zero & 0xffffffffn), zHi = Number(zero >> 32n), mask = ((1 << shift) - 1) >>> 0;
+  const zLo = Number(zero & 0xffffffffn), zHi = Number(zero >> 32n), mask = shift === 32 ? 0xffffffff : ((1 << shift) - 1) >>> 0;
+  const whole = shift === 32;
   const mLo = mult & 0xffff, mHi = mult >>> 16;
   for (let i = 0, n = input.length * 2; i < n; i += 2) {
     const lo = a[i], hi = a[i + 1];
-    const qLo = ((lo >>> shift) | (hi << (32 - shift))) >>> 0, qHi = hi >>> shift;
+    const qLo = whole ? hi : ((lo >>> shift) | (hi << (32 - shift))) >>> 0, qHi = whole ? 0 : hi >>> shift;
     // quot * mult, wrapped to 64 bits
     const p0 = qLo * mLo, p1 = qLo * mHi, t = (p1 % 65536) * 65536 + p0;
     const sLo0 = t % P32;
     const sHi0 = Math.floor(p1 / 65536) + Math.floor(t / P32) + (Math.imul(qHi, mult) >>> 0);
-    // (rem * mult) >> shift; rem < 2^31 so the product < 2^63
+    // (rem * mult) >> shift; rem < 2^32 so the product < 2^64, exact in (lo, hi) words
     const rem = (lo & mask) >>> 0;
     const r0 = rem * mLo, r1 = rem * mHi, rt = (r1 % 65536) * 65536 + r0;
     const rLo = rt % P32, rHi = Math.floor(r1 / 65536) + Math.floor(rt / P32);
-    const fLo = ((rLo >>> shift) | (rHi << (32 - shift))) >>> 0, fHi = rHi >>> shift;
+    const fLo = whole ? rHi : ((rLo >>> shift) | (rHi << (32 - shift))) >>> 0, fHi = whole ? 0 : rHi >>> shift;
     const sLo = sLo0 + fLo + zLo;
     o[i] = sLo >>> 0;
     o[i + 1] = (sHi0 + fHi + zHi + Math.floor(sLo / P32)) >>> 0;
