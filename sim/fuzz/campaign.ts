@@ -169,7 +169,8 @@ export interface CampaignResult {
 /** An error about the campaign's files or options (reported as bad input, exit 2). */
 const campaignError = (message: string) => new Error(`tsclab: ${message}`);
 
-function atomicWrite(file: string, text: string): void {
+/** Writes a file whole or not at all (a temporary beside it, renamed over it): the campaign's files and findings. */
+export function atomicWrite(file: string, text: string): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, text);

@@ -15,10 +15,10 @@
 import { Queue, QueueEvents, UnrecoverableError, Worker as BullWorker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Worker as Thread } from 'node:worker_threads';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FuzzOptions } from './arbitraries.js';
-import { findingFile, RUNS_PER_SHARD, spawnWorkers, type CampaignState, type Finding, type FindingClass, type ShardResult, type Shrunk } from './campaign.js';
+import { atomicWrite, findingFile, RUNS_PER_SHARD, spawnWorkers, type CampaignState, type Finding, type FindingClass, type ShardResult, type Shrunk } from './campaign.js';
 import type { Violation } from './invariants.js';
 import { modelVersion } from '../model-version.js';
 
@@ -323,17 +323,6 @@ export async function readCampaign(c: RedisConn, name: string): Promise<Campaign
   }
 }
 
-function writeAtomic(file: string, text: string): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch (e) {
-    try { rmSync(tmp, { force: true }); } catch { /* nothing was written */ }
-    throw fail(`cannot write ${file}: ${(e as Error).message}`);
-  }
-}
-
 /**
  * Writes what the local fuzzer (`tsclab fuzz --out DIR` with the same --seed, --runs and options) writes: one
  * scenario file per class of finding, and campaign.json, its state (so `tsclab fuzz --replay ... --out DIR` and,
@@ -354,7 +343,7 @@ export function exportCampaign(v: CampaignView, out: string): string[] {
     const viol = r.violations[0];
     const file = `fuzz-${viol?.invariant ?? r.invariant}-seed${r.seed}.json`;
     if (viol) {
-      writeAtomic(join(out, file), `${JSON.stringify(findingFile(sh, cl.count), null, 2)}\n`);
+      atomicWrite(join(out, file), `${JSON.stringify(findingFile(sh, cl.count), null, 2)}\n`);
       written.push(join(out, file));
     }
     classes.push({ signature: cl.signature, invariant: cl.invariant, count: cl.count, detail: cl.detail, seed: r.seed, path: r.path,
@@ -365,7 +354,7 @@ export function exportCampaign(v: CampaignView, out: string): string[] {
     findings: v.findings.map((f) => ({ shard: f.shard, invariant: f.invariant, detail: f.detail, seed: f.seed, path: f.path, signature: f.signature })),
     classes: classes.sort((a, b) => a.signature.localeCompare(b.signature)),
   };
-  writeAtomic(join(out, 'campaign.json'), `${JSON.stringify(state)}\n`);
+  atomicWrite(join(out, 'campaign.json'), `${JSON.stringify(state)}\n`);
   written.push(join(out, 'campaign.json'));
   return written;
 }
