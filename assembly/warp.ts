@@ -124,6 +124,10 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
   const unscaled = ratio == one && load<u64>(cfg + WP_CPUS + WPC_SIZE + WPC_RATIO) == one;
   const canSkip = load<u64>(cfg + WP_STEP_ONLY) == 0 && n == 2 && jitter == 0 && loop > 0 && loop <= handoff
     && load<u64>(cfg + WP_CPUS + WPC_SIZE + WPC_RATIO) == ratio;
+  if (n == 2 && !canSkip) {
+    checkTscWarp2(cfg, out, h0, lastTsc, handoff, local, loop, jitter, maxIter, fracBits);
+    return 1;
+  }
   let hc0: u32 = 9, hc1: u32 = 9, hc2: u32 = 9, hc3: u32 = 9;       // the last four acquisitions: CPU,
   let ht0: u64 = 0, ht1: u64 = 0, ht2: u64 = 0, ht3: u64 = 0;       // time,
   let hw0: u64 = 0, hw1: u64 = 0, hw2: u64 = 0, hw3: u64 = 0;       // whether it saw a warp,
@@ -252,4 +256,68 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
   store<u64>(out + WR_HOST_END, lockFree);
   store<u64>(out + WR_FLAGS, flags);
   return 1;
+}
+
+/**
+ * checkTscWarp's loop for two CPUs with its state in locals (no per-read loads and stores of the per-CPU arrays):
+ * the same rules, the same draws in the same order (tests/warp-model.test.ts checks both paths against the BigInt
+ * model). Used when the closed-form skip does not apply (jitter, different ratios, stepOnly).
+ */
+function checkTscWarp2(cfg: usize, out: usize, h0: u64, lastIn: u64, handoff: u64, local: u64, loop: u64, jitter: u64,
+                       maxIter: u64, fracBits: u32): void {
+  const p0 = cfg + WP_CPUS, p1 = p0 + WPC_SIZE;
+  const ratio0 = load<u64>(p0 + WPC_RATIO), skew0 = load<u64>(p0 + WPC_SKEW), add0 = load<u64>(p0 + WPC_OFFSET) + load<u64>(p0 + WPC_ADJUST);
+  const ratio1 = load<u64>(p1 + WPC_RATIO), skew1 = load<u64>(p1 + WPC_SKEW), add1 = load<u64>(p1 + WPC_OFFSET) + load<u64>(p1 + WPC_ADJUST);
+  const r0 = out + WR_CPUS, r1 = r0 + WRC_SIZE;
+  const start0 = load<u64>(r0 + WRC_START), start1 = load<u64>(r1 + WRC_START);
+  const end0 = load<u64>(endTsc), end1 = load<u64>(endTsc + 8);
+  let ready0 = h0, ready1 = h0, run0 = true, run1 = true;
+  let it0: u64 = 0, it1: u64 = 0, last0: u64 = 0, last1: u64 = 0, mw0: u64 = 0, mw1: u64 = 0, cw0: u64 = 0, cw1: u64 = 0;
+  let lockFree = h0, holder: u32 = 0xFFFFFFFF, lastTsc = lastIn;
+  let maxWarp: u64 = 0, nrWarps: u64 = 0, randomWarps: u64 = 0, reads: u64 = 0, flags: u64 = 0;
+  while (run0 || run1) {
+    // who takes the lock: both waiting, a draw; else the first to arrive (CPU 0 on a tie)
+    let c: u32;
+    if (run0 && run1) {
+      if (ready0 <= lockFree && ready1 <= lockFree) c = <u32>(((splitmix64(rng) >> 32) * 2) >> 32);
+      else c = ready1 < ready0 ? 1 : 0;
+    } else c = run0 ? 0 : 1;
+    const arrive = c == 0 ? ready0 : ready1;
+    let cost = c == holder ? local : handoff;
+    if (jitter != 0) cost += splitmix64(rng) % (jitter + 1);
+    const t = (arrive > lockFree ? arrive : lockFree) + cost;
+    holder = c;
+    const prev = lastTsc;
+    const now = c == 0 ? kvmScaleTsc(t + skew0, ratio0, fracBits) + add0 : kvmScaleTsc(t + skew1, ratio1, fracBits) + add1;
+    lastTsc = now;
+    lockFree = t;
+    reads++;
+    const i = c == 0 ? it0 : it1;
+    if (c == 0) last0 = now; else last1 = now;
+    let next = t + loop;
+    if ((i & 7) == 0 && (now > (c == 0 ? end0 : end1) || i > maxIter)) {
+      if (i > maxIter) flags |= 1;
+      if (now == (c == 0 ? start0 : start1)) flags |= 2;
+      if (c == 0) { it0 = i + 1; run0 = false; } else { it1 = i + 1; run1 = false; }
+      continue;
+    }
+    if (prev > now) {
+      const w = prev - now;
+      if (w > maxWarp) maxWarp = w;
+      if ((c == 0 ? cw0 : cw1) != nrWarps) randomWarps++;
+      nrWarps++;
+      if (c == 0) { mw0 = maxWarp; cw0 = nrWarps; } else { mw1 = maxWarp; cw1 = nrWarps; }
+      lockFree = t + local;
+      next += local;
+    }
+    if (c == 0) { it0 = i + 1; ready0 = next; } else { it1 = i + 1; ready1 = next; }
+  }
+  store<u64>(r0 + WRC_ITERATIONS, it0); store<u64>(r0 + WRC_MAX_WARP, mw0); store<u64>(r0 + WRC_LAST, last0);
+  store<u64>(r1 + WRC_ITERATIONS, it1); store<u64>(r1 + WRC_MAX_WARP, mw1); store<u64>(r1 + WRC_LAST, last1);
+  store<u64>(out + WR_MAX_WARP, maxWarp);
+  store<u64>(out + WR_NR_WARPS, nrWarps);
+  store<u64>(out + WR_RANDOM_WARPS, randomWarps);
+  store<u64>(out + WR_READS, reads);
+  store<u64>(out + WR_HOST_END, lockFree);
+  store<u64>(out + WR_FLAGS, flags);
 }

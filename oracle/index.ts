@@ -175,3 +175,4 @@ export function perfTscToNs(cyc: bigint, p: { timeZero: bigint; timeMult: bigint
   return u64(p.timeZero + u64(quot * p.timeMult) + (u64(rem * p.timeMult) >> s));
 }
 export * from './chain.js';
+export * from './warp.js';
