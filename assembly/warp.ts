@@ -81,6 +81,17 @@ const running = memory.data(<i32>WARP_MAX_CPUS, 8);
 
 const rng = memory.data(8, 8);
 
+/** The run's totals into the result block (both loops end with them). */
+// @ts-ignore: decorator
+@inline function storeResult(out: usize, maxWarp: u64, nrWarps: u64, randomWarps: u64, reads: u64, hostEnd: u64, flags: u64): void {
+  store<u64>(out + WR_MAX_WARP, maxWarp);
+  store<u64>(out + WR_NR_WARPS, nrWarps);
+  store<u64>(out + WR_RANDOM_WARPS, randomWarps);
+  store<u64>(out + WR_READS, reads);
+  store<u64>(out + WR_HOST_END, hostEnd);
+  store<u64>(out + WR_FLAGS, flags);
+}
+
 /** One concurrent run of check_tsc_warp on every configured CPU. Returns 1, 0 on bad config. */
 export function checkTscWarp(cfg: usize, out: usize): i32 {
   const n = <u32>load<u64>(cfg + WP_NCPUS);
@@ -249,12 +260,7 @@ export function checkTscWarp(cfg: usize, out: usize): i32 {
       }
     }
   }
-  store<u64>(out + WR_MAX_WARP, maxWarp);
-  store<u64>(out + WR_NR_WARPS, nrWarps);
-  store<u64>(out + WR_RANDOM_WARPS, randomWarps);
-  store<u64>(out + WR_READS, reads);
-  store<u64>(out + WR_HOST_END, lockFree);
-  store<u64>(out + WR_FLAGS, flags);
+  storeResult(out, maxWarp, nrWarps, randomWarps, reads, lockFree, flags);
   return 1;
 }
 
@@ -314,10 +320,5 @@ function checkTscWarp2(cfg: usize, out: usize, h0: u64, lastIn: u64, handoff: u6
   }
   store<u64>(r0 + WRC_ITERATIONS, it0); store<u64>(r0 + WRC_MAX_WARP, mw0); store<u64>(r0 + WRC_LAST, last0);
   store<u64>(r1 + WRC_ITERATIONS, it1); store<u64>(r1 + WRC_MAX_WARP, mw1); store<u64>(r1 + WRC_LAST, last1);
-  store<u64>(out + WR_MAX_WARP, maxWarp);
-  store<u64>(out + WR_NR_WARPS, nrWarps);
-  store<u64>(out + WR_RANDOM_WARPS, randomWarps);
-  store<u64>(out + WR_READS, reads);
-  store<u64>(out + WR_HOST_END, lockFree);
-  store<u64>(out + WR_FLAGS, flags);
+  storeResult(out, maxWarp, nrWarps, randomWarps, reads, lockFree, flags);
 }
