@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { instantiateSync } from '@assemblyscript/loader';
+import { loads as moduleLoads } from './support/loads.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const rootUrl = pathToFileURL(root).href;
@@ -33,24 +34,11 @@ const names = [
 const node = (code: string, extraEnv: Record<string, string> = {}) =>
   execFileSync(process.execPath, ['--input-type=module', '-e', code], { cwd: root, encoding: 'utf8', env: { ...env, ...extraEnv } }).trim();
 
-// A module-resolution hook (node:module register) that appends every URL Node resolves to a file: which
-// modules a program loads, dependencies and node: built-ins included.
-const hooks = mkdtempSync(join(tmpdir(), 'tsclab-loads-'));
-writeFileSync(join(hooks, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  appendFileSync(process.env.TSCLAB_LOADS_FILE, r.url + '\\n');
-  return r;
-}\n`);
-writeFileSync(join(hooks, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
-let loadRun = 0;
+const scratch = mkdtempSync(join(tmpdir(), 'tsclab-package-'));
 function loads(args: string[]): { urls: string[]; out: string } {
-  const file = join(hooks, `loads-${loadRun++}.txt`);
-  writeFileSync(file, '');
-  const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(hooks, 'register.mjs')).href, ...args],
-    { cwd: root, encoding: 'utf8', env: { ...env, TSCLAB_LOADS_FILE: file } });
-  assert.is(r.status, 0, r.stderr);
-  return { urls: readFileSync(file, 'utf8').split('\n').filter(Boolean), out: r.stdout.trim() };
+  const r = moduleLoads(args, root, env);
+  assert.is(r.status, 0, r.err);
+  return r;
 }
 const outside = (urls: string[]) => urls.filter((u) => !u.startsWith(`${rootUrl}dist/`));
 
@@ -146,7 +134,7 @@ test('usage errors exit 2 in every command, with commander\'s message and no sta
 
 test('--debug is a global option, before or after the command, and reaches the error reporting as TSCLAB_DEBUG=1', () => {
   // what cli/output.ts reads: the environment as the command leaves it
-  const probe = join(hooks, 'debug-probe.mjs');
+  const probe = join(scratch, 'debug-probe.mjs');
   writeFileSync(probe, "process.on('exit', () => process.stderr.write(`TSCLAB_DEBUG=${process.env.TSCLAB_DEBUG ?? ''}\\n`));\n");
   const debugOf = (...args: string[]) => {
     const r = spawnSync(process.execPath, ['--import', pathToFileURL(probe).href, cli, ...args], { encoding: 'utf8', env: { ...env, TSCLAB_DEBUG: '' } });
@@ -194,6 +182,6 @@ test('npm run bench leaves the checkout clean: its results file is git-ignored, 
   assert.match(src, /const save = process\.argv\.includes\('--save'\)/);
 });
 
-test.after(() => rmSync(hooks, { recursive: true, force: true }));
+test.after(() => rmSync(scratch, { recursive: true, force: true }));
 
 test.run();

@@ -10,13 +10,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Queue } from 'bullmq';
+import { loads as moduleLoads } from './support/loads.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const cli = join(root, 'dist/cli/main.js');
@@ -235,22 +236,7 @@ test('a Redis whose maxmemory-policy is not noeviction is refused at start with 
 });
 
 test('only the queue commands load BullMQ and ioredis', () => {
-  const hooks = join(tmp, 'hooks');
-  rmSync(hooks, { recursive: true, force: true });
-  spawnSync('mkdir', ['-p', hooks]);
-  writeFileSync(join(hooks, 'hooks.mjs'), `import { appendFileSync } from 'node:fs';
-export async function resolve(specifier, context, next) {
-  const r = await next(specifier, context);
-  appendFileSync(process.env.TSCLAB_LOADS_FILE, r.url + '\\n');
-  return r;
-}\n`);
-  writeFileSync(join(hooks, 'register.mjs'), `import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n`);
-  const loads = (args: string[]) => {
-    const file = join(hooks, `loads-${Math.random()}.txt`);
-    writeFileSync(file, '');
-    spawnSync(process.execPath, ['--import', pathToFileURL(join(hooks, 'register.mjs')).href, ...args], { cwd: root, encoding: 'utf8', env: { ...env, TSCLAB_LOADS_FILE: file } });
-    return readFileSync(file, 'utf8');
-  };
+  const loads = (args: string[]) => moduleLoads(args, root, env).urls.join('\n');
   for (const args of [[cli, '--version'], [cli, 'list'], [cli, 'fuzz', '--seed', '1', '--runs', '25', '--workers', '1'],
     ['--input-type=module', '-e', "await import('tsclab'); await import('tsclab/sim')"]]) {
     const urls = loads(args);
