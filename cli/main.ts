@@ -35,10 +35,6 @@ async function kernelCheck(out: string[]): Promise<number> {
 }
 
 const pad = (s: string, n: number) => (s.length >= n ? s : s + ' '.repeat(n - s.length));
-/** A stamp difference as a person reads it: "0", "1 us", "66.322 ms", "2.1 s". */
-const fmtStampDiff = (ns: bigint) => (ns === 0n ? '0' : ns < 1_000_000n ? `${ns / 1000n} us`
-  : ns < 1_000_000_000n ? `${ns / 1_000_000n}.${String((ns / 1000n) % 1000n).padStart(3, '0')} ms`
-    : `${ns / 1_000_000_000n}.${String((ns / 1_000_000n) % 1000n).padStart(3, '0')} s`);
 
 /**
  * Check the kernel, then replay every built-in scenario (or the scenarios named) and each fix: what went wrong, what
@@ -49,6 +45,7 @@ async function start(names: string[] = []): Promise<number> {
   const [t, { builtinNames }, { loadScenarioArg }, { runScenario }, { judgeFix, judgeSeed, summarize, fixExpectation }, { compareLog }] = await Promise.all([
     import('../bindings/index.js'), import('../sim/scenarios.js'), import('./scenario-arg.js'), import('../sim/machine.js'), import('../sim/summary.js'),
     import('../tools/real-log.js')]);
+  const { fmtDuration } = await import('../tools/fmt.js');
   const out: string[] = [bold(`tsclab: kernel (${t.simd ? 'SIMD' : 'scalar'} Wasm) checked against real dmesg lines`)];
   const kernelBad = await kernelCheck(out);
   const problems: string[] = kernelBad ? [`the kernel check: ${kernelBad} differences`] : [];
@@ -63,7 +60,7 @@ async function start(names: string[] = []): Promise<number> {
       // the incident's real lines, each with the replay's line of the same form (tools/real-log.ts)
       out.push(`    the real log, and the replay's line of each form (stamp difference):`);
       for (const p of compareLog(s.log, r.log)) {
-        const diff = p.stampDiffNs === null ? '' : ` (${p.stampDiffNs >= 0n ? '+' : '-'}${fmtStampDiff(p.stampDiffNs < 0n ? -p.stampDiffNs : p.stampDiffNs)})`;
+        const diff = p.stampDiffNs === null ? '' : ` (${fmtDuration(p.stampDiffNs, true)})`;
         out.push(`      real   ${p.real}`,
           `      replay ${p.replay === null ? dim('(no line of this form: the model does not print it)') : `${p.same ? green(p.replay) : p.replay}${diff}${p.partial ? dim(' (the line\'s beginning)') : ''}`}`);
       }

